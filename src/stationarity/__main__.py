@@ -1,0 +1,5 @@
+"""Entry point of `python -m stationarity`."""
+
+from stationarity.cli import main
+
+main()

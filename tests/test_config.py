@@ -1,0 +1,69 @@
+"""The config schema accepts the shipped configs and rejects each kind of bad key by name."""
+
+import copy
+
+import pytest
+import yaml
+
+from stationarity.config import ConfigError, validate_config
+
+
+@pytest.fixture
+def schema(repo):
+    return repo / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture
+def demo(repo):
+    return yaml.safe_load((repo / "config" / "demo.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "demo.yaml"])
+def test_shipped_configs_are_valid(repo, schema, name):
+    validate_config(yaml.safe_load((repo / "config" / name).read_text()), schema)
+
+
+def edit(config, path, value):
+    """A copy of config with the key at path (a tuple) set to value, or deleted if value is ...."""
+    config = copy.deepcopy(config)
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    if value is ...:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return config
+
+
+BAD = [
+    (("synthetic", "sine", "step_size"), [0.1], "unknown key(s) ['step_size'] under 'synthetic.sine'"),
+    (("studdy",), "x", "unknown key(s) ['studdy'] at the top level"),
+    (("synthetic", "sine", "step_sizes"), [0.01, -0.04], "'synthetic.sine.step_sizes[1]'"),
+    (("synthetic", "sine", "iterations"), "many", "'synthetic.sine.iterations'"),
+    (("synthetic", "sine", "start"), [1.0], "'synthetic.sine.start'"),
+    (("figures",), ["fig5", "fig99"], "'figures[1]': 'fig99' is not allowed; choose one of"),
+    (("wandb", "mode"), "sometimes", "'wandb.mode': 'sometimes' is not allowed"),
+    (("study",), "my study", "'study'"),
+    (("synthetic", "lemma2"), ..., "missing key(s) ['lemma2'] under 'synthetic'"),
+    (("synthetic", "lemma2", "windows"), [0], "'synthetic.lemma2.windows[0]'"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), BAD)
+def test_schema_rejects_bad_key_naming_it(demo, schema, path, value, message):
+    with pytest.raises(ConfigError) as error:
+        validate_config(edit(demo, path, value), schema)
+    assert message in str(error.value)
+
+
+def test_every_schema_property_has_type_and_description(schema):
+    def walk(node, where):
+        if isinstance(node, dict) and "properties" in node:
+            assert node.get("additionalProperties") is False, where
+            for key, child in node["properties"].items():
+                assert "description" in child and "type" in child, f"{where}.{key}"
+                walk(child, f"{where}.{key}")
+                walk(child.get("items"), f"{where}.{key}[]")
+
+    walk(yaml.safe_load(schema.read_text()), "config")

@@ -1,0 +1,76 @@
+"""The workflow as a user runs it: dry runs, the synthetic targets end to end, bad input."""
+
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from snakemake_run import snakemake
+
+
+@pytest.fixture
+def small_config(repo, tmp_path):
+    """The demo config with a shorter Theorem 1 run, written to a temp file."""
+    config = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
+    config["synthetic"]["theorem1"].update(iterations=2000, seeds=[0, 1, 2], points=8)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+@pytest.mark.parametrize("profile_args", [[], ["--profile", "local"]], ids=["paper", "demo"])
+def test_dry_run_succeeds(profile_args, tmp_path):
+    result = snakemake(*profile_args, "-n", "all", workdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "figure" in result.stdout and "synthetic_table" in result.stdout
+
+
+def test_synthetic_targets_end_to_end_with_report(small_config, tmp_path):
+    work = tmp_path / "work"
+    config_args = ["--configfile", str(small_config), "--replace-workflow-config"]
+    result = snakemake(*config_args, "all", workdir=work)
+    assert result.returncode == 0, result.stderr
+    figures = work / "results" / "demo" / "figures"
+    for name in ("fig5", "theory_lemma2", "theory_theorem1"):
+        for ext in ("png", "pdf"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 10_000
+        plotted = pd.read_parquet(figures / f"{name}.parquet")
+        assert {"x", "statistic", "value"} <= set(plotted.columns) and len(plotted) > 0
+    sine = pd.read_parquet(work / "results" / "demo" / "synthetic" / "sine.parquet")
+    assert {"step_size", "iteration", "theta1", "theta2", "loss", "grad_norm"} <= set(sine.columns)
+
+    # a named target after a full run has nothing left to do
+    again = snakemake(*config_args, "-n", "fig5", workdir=work)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    report = work / "results" / "demo" / "report.html"
+    made = snakemake(*config_args, "--report", str(report), workdir=work)
+    assert made.returncode == 0, made.stderr
+    html = report.read_text()
+    assert "Gradient descent on f" in html and "<script src=" not in html  # captions; offline
+
+
+@pytest.mark.parametrize(
+    ("key", "line", "message"),
+    [
+        ("misspelled", "studdy: demo\n", "unknown key(s) ['studdy']"),
+        ("negative step", None, "'synthetic.sine.step_sizes[0]'"),
+        ("unknown figure", None, "'figures[0]': 'fig42' is not allowed"),
+    ],
+)
+def test_bad_config_fails_fast_naming_the_key(repo, tmp_path, key, line, message):
+    config = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
+    if key == "negative step":
+        config["synthetic"]["sine"]["step_sizes"] = [-0.01, 0.04]
+    if key == "unknown figure":
+        config["figures"] = ["fig42"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True) + (line or ""))
+    work = tmp_path / "work"
+    start = time.monotonic()
+    result = snakemake("--configfile", str(path), "--replace-workflow-config", "all", workdir=work)
+    assert time.monotonic() - start < 10
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (work / "results").exists()

@@ -1,0 +1,11 @@
+"""Shim: draw one figure from its tables (rule figure)."""
+
+import sys
+from pathlib import Path
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
+from stationarity.figures import draw_figure  # noqa: E402
+
+draw_figure(snakemake.wildcards.name, dict(snakemake.input), snakemake.output)  # noqa: F821
