@@ -14,6 +14,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/figures.smk"
 
@@ -22,6 +24,7 @@ rule all:
     default_target: True
     input:
         all_figures(),
+        all_manifests(),
     localrule: True
 
 

@@ -8,7 +8,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def snakemake(*args: str, workdir: Path | None = None, timeout: int = 300):
-    """Run `snakemake ARGS` from the repo root (results under workdir); return the CompletedProcess."""
+    """Run `snakemake ARGS` from the repo root, results under workdir; return the process."""
     command = [sys.executable, "-m", "snakemake", "--cores", "1", *args]
     if workdir is not None:
         command += ["--directory", str(workdir)]

@@ -19,7 +19,9 @@ def test_validate_accepts_demo_and_rejects_bad(repo, tmp_path, capsys):
 
 def test_synthetic_then_figure(repo, tmp_path):
     table = tmp_path / "lemma2.parquet"
-    main(["synthetic", "lemma2", "--config", str(repo / "config" / "demo.yaml"), "--out", str(table)])
+    main(
+        ["synthetic", "lemma2", "--config", str(repo / "config" / "demo.yaml"), "--out", str(table)]
+    )
     assert set(pd.read_parquet(table).n) == {2, 5, 10}
     main(["figure", "theory_lemma2", "--table", f"table={table}", "--out", str(tmp_path / "l2")])
     assert (tmp_path / "l2.png").exists() and (tmp_path / "l2.parquet").exists()

@@ -37,7 +37,11 @@ def edit(config, path, value):
 
 
 BAD = [
-    (("synthetic", "sine", "step_size"), [0.1], "unknown key(s) ['step_size'] under 'synthetic.sine'"),
+    (
+        ("synthetic", "sine", "step_size"),
+        [0.1],
+        "unknown key(s) ['step_size'] under 'synthetic.sine'",
+    ),
     (("studdy",), "x", "unknown key(s) ['studdy'] at the top level"),
     (("synthetic", "sine", "step_sizes"), [0.01, -0.04], "'synthetic.sine.step_sizes[1]'"),
     (("synthetic", "sine", "iterations"), "many", "'synthetic.sine.iterations'"),
@@ -47,6 +51,28 @@ BAD = [
     (("study",), "my study", "'study'"),
     (("synthetic", "lemma2"), ..., "missing key(s) ['lemma2'] under 'synthetic'"),
     (("synthetic", "lemma2", "windows"), [0], "'synthetic.lemma2.windows[0]'"),
+    (
+        ("experiments", "mnist_underfit", "schedules", "step", "kind"),
+        "stepwise",
+        "'experiments.mnist_underfit.schedules.step.kind': 'stepwise' is not allowed; choose one",
+    ),
+    (
+        ("experiments", "mnist_underfit", "schedules", "step", "every_epochs"),
+        ...,
+        "missing key(s) ['every_epochs'] under 'experiments.mnist_underfit.schedules.step'",
+    ),
+    (
+        ("experiments", "mnist_underfit", "optimizer", "lr"),
+        0.1,
+        "unknown key(s) ['lr'] under 'experiments.mnist_underfit.optimizer'",
+    ),
+    (
+        ("experiments", "digits_overfit", "data", "name"),
+        "mnist",
+        "'experiments.digits_overfit.data.name': 'mnist' is not allowed",
+    ),
+    (("experiments", "digits_overfit", "max_steps"), 100, "exactly one of epochs and max_steps"),
+    (("experiments", "bad name"), {}, "'bad name' does not match"),
 ]
 
 
@@ -66,4 +92,7 @@ def test_every_schema_property_has_type_and_description(schema):
                 walk(child, f"{where}.{key}")
                 walk(child.get("items"), f"{where}.{key}[]")
 
-    walk(yaml.safe_load(schema.read_text()), "config")
+    document = yaml.safe_load(schema.read_text())
+    walk(document, "config")
+    for name, definition in document["$defs"].items():
+        walk(definition, f"$defs.{name}")

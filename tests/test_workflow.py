@@ -5,7 +5,6 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
 from snakemake_run import snakemake
 
 

@@ -33,6 +33,8 @@ def describe(error: jsonschema.ValidationError) -> str:
         return f"missing key(s) {missing} {where}"
     if error.validator == "enum":
         return f"'{key}': {error.instance!r} is not allowed; choose one of {schema['enum']}"
+    if error.validator in ("oneOf", "anyOf", "not"):  # the instance itself would be a wall of text
+        return f"'{key}': {schema.get('description', 'not one of the allowed forms')}"
     hint = f" ({schema['description']})" if "description" in schema else ""
     return f"'{key}': {error.message}{hint}"
 
@@ -43,5 +45,6 @@ def validate_config(config: dict, schema_path: Path) -> None:
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        lines = "\n".join(f"  - {describe(e)}" for e in errors)
-        raise ConfigError(f"invalid config ({len(errors)} problem(s)):\n{lines}")
+        messages = dict.fromkeys(describe(e) for e in errors)  # unique, in order
+        lines = "\n".join(f"  - {message}" for message in messages)
+        raise ConfigError(f"invalid config ({len(messages)} problem(s)):\n{lines}")

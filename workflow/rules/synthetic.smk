@@ -3,9 +3,9 @@
 
 rule synthetic_table:
     output:
-        table=f"{RESULTS}/synthetic/{{experiment}}.parquet",
+        table=f"{RESULTS}/synthetic/{{synthetic}}.parquet",
     log:
-        f"{RESULTS}/logs/synthetic/{{experiment}}.log",
+        f"{RESULTS}/logs/synthetic/{{synthetic}}.log",
     conda:
         "../../envs/stationarity.yaml"
     params:

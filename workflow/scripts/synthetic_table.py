@@ -8,5 +8,5 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F
 
 from stationarity.synthetic import TABLES  # noqa: E402
 
-experiment = snakemake.wildcards.experiment  # noqa: F821
+experiment = snakemake.wildcards.synthetic  # noqa: F821
 TABLES[experiment](**snakemake.params.settings).to_parquet(snakemake.output.table)  # noqa: F821

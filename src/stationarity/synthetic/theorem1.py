@@ -1,8 +1,8 @@
 """Theorem 1: for a stochastic update F, the time-averaged change E_{μ_n}[φ(θ) − φ(F(θ))] → 0.
 
 The update is SGD on the sine landscape with Gaussian gradient noise, θ' = θ − η(∇f(θ) + sξ),
-ξ ~ N(0, I), and φ = f. Because E[sin(u − ηsξ)] = sin(u)·exp(−η²s²/2), the expectation over F is exact:
-E φ(F(θ)) = f(θ − η∇f(θ))·exp(−η²s²). So the only randomness left is the trajectory's.
+ξ ~ N(0, I), and φ = f. Since E[sin(u − ηsξ)] = sin(u)·exp(−η²s²/2), the expectation over F is
+exact: E φ(F(θ)) = f(θ − η∇f(θ))·exp(−η²s²). So the only randomness left is the trajectory's.
 """
 
 import numpy as np

@@ -1,0 +1,69 @@
+"""One training job of the workflow: build the run from its config, train it, publish its outputs.
+
+The checkpoint folder holds the durable state (checkpoints, their manifest, the per-step log); the
+job's declared outputs are copies made at the end, because Snakemake deletes the outputs of a failed
+job and a retry must still find everything it needs to resume.
+"""
+
+import shutil
+from pathlib import Path
+
+from .tracking import Tracker
+from .train import train_run
+from .train_spec import TrainSpec
+
+
+def run_spec(settings: dict, wandb_dir: Path | None = None) -> TrainSpec:
+    """The TrainSpec of settings {experiment, schedule, seed, config, wandb} from the workflow."""
+    experiment = dict(settings["config"])
+    schedule = dict(experiment["schedules"][settings["schedule"]])
+    epochs = schedule.pop("epochs", None)  # a schedule may train longer than its experiment
+    if epochs is not None:
+        experiment.pop("max_steps", None)
+        experiment["epochs"] = epochs
+    experiment["schedules"] = {settings["schedule"]: schedule}
+    wandb = {**settings["wandb"], **({"dir": str(wandb_dir)} if wandb_dir else {})}
+    return TrainSpec.from_config(
+        settings["experiment"],
+        experiment,
+        settings["schedule"],
+        settings["seed"],
+        Path(experiment["data"]["root"]),
+        wandb,
+    )
+
+
+def publish(source: Path, target: Path) -> None:
+    """Copy source to target atomically (a reader never sees half a file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(source, partial)
+    partial.replace(target)
+
+
+def run_train_job(
+    settings: dict,
+    *,
+    checkpoint_dir: Path,
+    wandb_dir: Path,
+    manifest: Path,
+    train_log: Path,
+    threads: int,
+) -> None:
+    """Train (or resume) one run and publish its manifest and per-step log."""
+    spec = run_spec(settings, wandb_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    durable = {
+        manifest: checkpoint_dir / "manifest.tsv",
+        train_log: checkpoint_dir / "train_log.parquet",
+    }
+    train_run(
+        spec,
+        checkpoint_dir=checkpoint_dir,
+        manifest_path=durable[manifest],
+        log_path=durable[train_log],
+        threads=threads,
+        tracker=Tracker() if spec.wandb.get("mode", "disabled") != "disabled" else None,
+    )
+    for target, source in durable.items():
+        publish(source, target)

@@ -1,0 +1,62 @@
+"""The train stage through Snakemake: data preparation, training, outputs, clear errors."""
+
+import pandas as pd
+import yaml
+from snakemake_run import snakemake
+
+
+def study(repo, tmp_path, experiments):
+    """A config file for a study with only the given experiments (and the cheap Fig. 5)."""
+    config = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
+    config.update(study="t", figures=["fig5"], experiments=experiments)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return ["--configfile", str(path), "--replace-workflow-config", "--show-failed-logs"]
+
+
+TINY = {
+    "label": "tiny MLP on digits",
+    "data": {"name": "digits", "root": "data/digits"},
+    "model": {"name": "mlp", "hidden": [16]},
+    "optimizer": {"name": "sgd", "momentum": 0.9, "weight_decay": 5e-4},
+    "batch_size": 256,
+    "epochs": 3,
+    "checkpoint_every": {"epochs": 1},
+    "seeds": [0],
+    "schedules": {"const_0.1": {"kind": "constant", "lr": 0.1}},
+}
+
+
+def test_demo_training_runs_through_snakemake(repo, tmp_path):
+    work = tmp_path / "work"
+    result = snakemake(*study(repo, tmp_path, {"tiny": TINY}), "train_all", workdir=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = work / "results" / "t" / "runs" / "tiny" / "const_0.1" / "seed0"
+    manifest = pd.read_csv(run / "manifest.tsv", sep="\t")
+    steps_per_epoch = 8  # ceil(1797 / 256)
+    assert list(manifest.step) == [0, 8, 16, 24]
+    assert all((run / "checkpoints" / name).is_file() for name in manifest.file)
+    log = pd.read_parquet(run / "train_log.parquet")
+    assert len(log) == 3 * steps_per_epoch and set(log.lr) == {0.1}
+    assert (work / "data" / "digits" / ".prepared-digits.json").is_file()
+
+
+def test_missing_imagenet_archives_fail_naming_files_and_key(repo, tmp_path):
+    imagenet = {
+        **TINY,
+        "data": {"name": "imagenet", "root": str(tmp_path / "no_archives_here")},
+        "model": {"name": "resnet18"},
+    }
+    work = tmp_path / "work"
+    result = snakemake(*study(repo, tmp_path, {"imnet": imagenet}), "train_all", workdir=work)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "ILSVRC2012_img_train.tar" in output and "experiments.imnet.data.root" in output
+    assert not (work / "results" / "t" / "runs").exists()  # nothing was trained
+
+
+def test_unknown_schedule_kind_fails_before_any_job(repo, tmp_path):
+    bad = {**TINY, "schedules": {"s": {"kind": "stepwise", "lr": 0.1}}}
+    result = snakemake(*study(repo, tmp_path, {"tiny": bad}), "-n", "train_all", workdir=tmp_path)
+    assert result.returncode != 0
+    assert "'experiments.tiny.schedules.s.kind': 'stepwise' is not allowed" in result.stdout
