@@ -1,5 +1,6 @@
 """The workflow as a user runs it: dry runs, the synthetic targets end to end, bad input."""
 
+import re
 import time
 
 import pandas as pd
@@ -23,6 +24,19 @@ def test_dry_run_succeeds(profile_args, tmp_path):
     result = snakemake(*profile_args, "-n", "all", workdir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "figure" in result.stdout and "synthetic_table" in result.stdout
+    runs = set(re.findall(r"/runs/([^,\s]+)/manifest\.tsv", result.stdout))
+    expected = {
+        "paper": {
+            f"imagenet_resnet101/{s}/seed0"
+            for s in ("step", "const_0.1", "const_0.01", "const_0.001", "const_0.01_long")
+        }
+        | {"cifar10_resnet18/multistep/seed0"},
+        "demo": {
+            f"mnist_underfit/{s}/seed0" for s in ("step", "const_0.1", "const_0.01", "const_0.001")
+        }
+        | {"digits_overfit/multistep/seed0"},
+    }
+    assert runs == expected["demo" if profile_args else "paper"]
 
 
 def test_synthetic_targets_end_to_end_with_report(small_config, tmp_path):
