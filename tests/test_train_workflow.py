@@ -4,6 +4,8 @@ import pandas as pd
 import yaml
 from snakemake_run import snakemake
 
+from stationarity.run_plan import planned_checkpoints, run_spec
+
 
 def study(repo, tmp_path, experiments):
     """A config file for a study with only the given experiments (and the cheap Fig. 5)."""
@@ -35,6 +37,13 @@ def test_demo_training_runs_through_snakemake(repo, tmp_path):
     manifest = pd.read_csv(run / "manifest.tsv", sep="\t")
     steps_per_epoch = 8  # ceil(1797 / 256)
     assert list(manifest.step) == [0, 8, 16, 24]
+    settings = {"experiment": "tiny", "schedule": "const_0.1", "seed": 0, "config": TINY}
+    assert planned_checkpoints(run_spec({**settings, "wandb": {"mode": "disabled"}})) == [
+        0,
+        8,
+        16,
+        24,
+    ]
     assert all((run / "checkpoints" / name).is_file() for name in manifest.file)
     log = pd.read_parquet(run / "train_log.parquet")
     assert len(log) == 3 * steps_per_epoch and set(log.lr) == {0.1}

@@ -8,29 +8,9 @@ job and a retry must still find everything it needs to resume.
 import shutil
 from pathlib import Path
 
+from .run_plan import run_spec
 from .tracking import Tracker
 from .train import train_run
-from .train_spec import TrainSpec
-
-
-def run_spec(settings: dict, wandb_dir: Path | None = None) -> TrainSpec:
-    """The TrainSpec of settings {experiment, schedule, seed, config, wandb} from the workflow."""
-    experiment = dict(settings["config"])
-    schedule = dict(experiment["schedules"][settings["schedule"]])
-    epochs = schedule.pop("epochs", None)  # a schedule may train longer than its experiment
-    if epochs is not None:
-        experiment.pop("max_steps", None)
-        experiment["epochs"] = epochs
-    experiment["schedules"] = {settings["schedule"]: schedule}
-    wandb = {**settings["wandb"], **({"dir": str(wandb_dir)} if wandb_dir else {})}
-    return TrainSpec.from_config(
-        settings["experiment"],
-        experiment,
-        settings["schedule"],
-        settings["seed"],
-        Path(experiment["data"]["root"]),
-        wandb,
-    )
 
 
 def publish(source: Path, target: Path) -> None:
