@@ -1,0 +1,1 @@
+"""Benchmarks that are scripts, not tests: ``python -m stationarity.bench <name> --help``."""

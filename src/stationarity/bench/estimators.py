@@ -1,0 +1,316 @@
+"""Cost and accuracy of the statistics: ``python -m stationarity.bench estimators``.
+
+Every method is timed interleaved with a plain loss+gradient pass (``loss.backward()`` per
+micro-batch) over the same m samples; its ratio is the median over repetitions of its time over
+the plain pass just before it, so load from other processes weighs on both alike. Errors are
+against float64 references: loss, ‖ḡ‖ and σ from the closed-form pass on a float64 copy (the
+tests check it against per-sample loops to 1e-10; here the naive loop and vmap rows check it
+again), and the top eigenvalue from Lanczos run to a 1e-6 residual. References and HVPs use
+micro-batches of at most ``REFERENCE_MICRO_BATCH`` samples to bound memory. Float32 matmuls and
+convolutions run without TF32, so the errors are those of float32. A method that runs out of GPU
+memory gets a row saying so.
+"""
+
+import argparse
+import copy
+import math
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad_and_value, vmap
+
+from ..estimators import estimate, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
+from ..estimators.losses import summed_cross_entropy
+from .workloads import MODELS, Workload, make_workload, parameter_count, settle_batch_norm, train
+
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
+Result = tuple[float, float, float]  # loss, ‖ḡ‖, σ; NaN where a method does not give one
+TOLERANCE = 1e-3
+REFERENCE_MICRO_BATCH = 64
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options of the estimator benchmark."""
+    parser.add_argument("--models", default="cnn,transformer", help="from " + ",".join(MODELS))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--samples", type=int, default=512, help="m, the measured samples")
+    parser.add_argument("--micro-batch", type=int, default=128)
+    parser.add_argument("--image-size", type=int, default=32, help="input side for the ResNets")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repetitions per method")
+    parser.add_argument("--train-steps", type=int, default=200)
+    parser.add_argument(
+        "--max-hvps", type=int, default=60, help="per eigenvalue run; 0 skips the HVP counts"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+
+
+def plain_backward(model: nn.Module, batches: Batches) -> Result:
+    """The reference cost: ``loss.backward()`` per micro-batch, as a training step does it."""
+    model.zero_grad(set_to_none=True)
+    total = sum(int((y != -100).sum()) for _, y in batches)
+    loss_sum = 0.0
+    for inputs, targets in batches:
+        loss, _ = summed_cross_entropy(model(inputs), targets)
+        (loss / total).backward()
+        loss_sum += float(loss.detach())
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+    model.zero_grad(set_to_none=True)
+    return loss_sum / total, float(norm), math.nan
+
+
+def _one_pass_noise(sq_norm_sum: float, grad_sum: torch.Tensor, samples: int, tokens: int) -> float:
+    """σ from Σ‖G_i‖² and ΣG_i of the per-sample summed losses."""
+    scale = tokens / samples
+    mean = grad_sum / tokens
+    return math.sqrt(max(sq_norm_sum / samples / scale**2 - float(mean @ mean), 0.0))
+
+
+def naive_loop(model: nn.Module, batches: Batches) -> Result:
+    """One backward pass per sample."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    grad_sum, sq_norms, loss_sum, tokens, samples = 0.0, 0.0, 0.0, 0, 0
+    for inputs, targets in batches:
+        for x, y in zip(inputs, targets, strict=True):
+            loss, count = summed_cross_entropy(model(x[None]), y[None])
+            flat = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)]).double()
+            grad_sum = grad_sum + flat
+            sq_norms += float(flat @ flat)
+            loss_sum += float(loss.detach())
+            tokens += int(count)
+            samples += 1
+    sigma = _one_pass_noise(sq_norms, grad_sum, samples, tokens)
+    return loss_sum / tokens, float(grad_sum.norm()) / tokens, sigma
+
+
+def vmap_gradients(model: nn.Module, batches: Batches, chunk: int = 32) -> Result:
+    """torch.func vmap(grad) over each micro-batch, ``chunk`` samples at a time."""
+    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+    def sample_loss(params, x, y):
+        return summed_cross_entropy(functional_call(model, params, (x[None],)), y[None])
+
+    per_sample = vmap(
+        grad_and_value(sample_loss, has_aux=True), in_dims=(None, 0, 0), chunk_size=chunk
+    )
+    grad_sum, sq_norms, loss_sum, tokens, samples = 0.0, 0.0, 0.0, 0, 0
+    for inputs, targets in batches:
+        grads, (losses, counts) = per_sample(params, inputs, targets)
+        flat = torch.cat([g.reshape(len(inputs), -1) for g in grads.values()], 1).double()
+        grad_sum = grad_sum + flat.sum(0)
+        sq_norms += float(flat.square().sum())
+        loss_sum += float(losses.sum())
+        tokens += int(counts.sum())
+        samples += len(inputs)
+    sigma = _one_pass_noise(sq_norms, grad_sum, samples, tokens)
+    return loss_sum / tokens, float(grad_sum.norm()) / tokens, sigma
+
+
+def _statistics(**options) -> Callable[[nn.Module, Batches], Result]:
+    def run(model: nn.Module, batches: Batches) -> Result:
+        stats = estimate(model, batches, sharpness=None, **options)
+        return stats.loss, stats.grad_norm, stats.noise
+
+    return run
+
+
+def _resplit(batches: Batches, size: int) -> Batches:
+    """The same samples in micro-batches of at most ``size``."""
+    return [
+        (x_part, y_part)
+        for x, y in batches
+        for x_part, y_part in zip(x.split(size), y.split(size), strict=True)
+    ]
+
+
+def _one_hvp(model: nn.Module, batches: Batches) -> Result:
+    vector = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
+    hvp(model, _resplit(batches, REFERENCE_MICRO_BATCH), vector.to(batches[0][0].device))
+    return math.nan, math.nan, math.nan
+
+
+# label → (method, repetitions; None: as many as --repeats)
+METHODS: dict[str, tuple[Callable[[nn.Module, Batches], Result], int | None]] = {
+    "plain loss+grad (`loss.backward()`)": (plain_backward, None),
+    "`estimate(noise=None)`: L, ‖ḡ‖ only": (_statistics(noise=None), None),
+    "naive per-sample loop": (naive_loop, 1),
+    "torch.func vmap(grad), chunk 32": (vmap_gradients, 2),
+    "**exact per-sample σ** (`noise='per_sample'`)": (_statistics(noise="per_sample"), None),
+    "mini-batch σ̂ (`noise='minibatch'`, b = micro-batch)": (_statistics(noise="minibatch"), None),
+    f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})": (_one_hvp, 3),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable[[], Result], device: torch.device) -> tuple[float, Result]:
+    _sync(device)
+    started = time.perf_counter()
+    result = fn()
+    _sync(device)
+    return time.perf_counter() - started, result
+
+
+def time_method(method, model, batches, repeats, device) -> tuple[float, float, Result, float]:
+    """Median time, median ratio to the interleaved plain pass, the result, peak extra MiB."""
+    try:
+        return _time_method(method, model, batches, repeats, device)
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return math.nan, math.nan, (math.nan,) * 3, math.inf
+
+
+def _time_method(method, model, batches, repeats, device) -> tuple[float, float, Result, float]:
+    times, ratios = [], []
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+    if repeats > 1:  # warm-up; single runs are the slow methods, where it does not matter
+        method(model, batches)
+    for _ in range(repeats):
+        plain_time, _ = _timed(lambda: plain_backward(model, batches), device)
+        method_time, result = _timed(lambda: method(model, batches), device)
+        times.append(method_time)
+        ratios.append(method_time / plain_time)
+    peak = math.nan
+    if device.type == "cuda":
+        peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    return statistics.median(times), statistics.median(ratios), result, peak
+
+
+def float64_reference(model: nn.Module, batches: Batches) -> Result:
+    """Loss, ‖ḡ‖ and σ of a float64 copy of the model, by the closed-form pass."""
+    double = copy.deepcopy(model).double()
+    batches64 = [
+        (x.double() if x.is_floating_point() else x, y)
+        for x, y in _resplit(batches, REFERENCE_MICRO_BATCH)
+    ]
+    return _statistics(noise="per_sample")(double, batches64)
+
+
+def _error(estimate: float, reference: float) -> str:
+    return "–" if math.isnan(estimate) else f"{abs(estimate - reference) / abs(reference):.1e}"
+
+
+def cost_table(
+    workload: Workload, batches: Batches, repeats: int, device: torch.device
+) -> Iterator[str]:
+    """One row per method: time, ratio to the plain pass, errors against float64."""
+    loss, grad_norm, noise = float64_reference(workload.model, batches)
+    yield f"float64: σ = {noise:.5g}, ‖ḡ‖ = {grad_norm:.5g}, L = {loss:.5g}"
+    yield ""
+    yield "| method | median time (ms) | ratio to plain | rel. err σ | rel. err ‖ḡ‖ | peak MiB |"
+    yield "|---|---:|---:|---:|---:|---:|"
+    for label, (method, fixed) in METHODS.items():
+        count = min(fixed or repeats, repeats)
+        seconds, ratio, result, peak = time_method(method, workload.model, batches, count, device)
+        if math.isinf(peak):
+            yield f"| {label} | out of memory | | | | |"
+            continue
+        yield (
+            f"| {label} | {seconds * 1e3:.0f} | {ratio:.2f} | {_error(result[2], noise)} "
+            f"| {_error(result[1], grad_norm)} | {'–' if math.isnan(peak) else f'{peak:.0f}'} |"
+        )
+
+
+def _settled_after(history: list[float], reference: float) -> str:
+    """HVPs until the estimate stays within the tolerance of the reference."""
+    errors = [abs(h - reference) / abs(reference) for h in history]
+    for step in range(len(errors)):
+        if all(e < TOLERANCE for e in errors[step:]):
+            return str(step + 1)
+    return f">{len(errors)}"
+
+
+def _stop(history: list[float], stops: list[bool], reference: float) -> str:
+    """HVPs at the first step a stopping rule fires, and the true error there."""
+    for step, stop in enumerate(stops):
+        if stop:
+            return f"{step + 1} / {abs(history[step] - reference) / abs(reference):.1e}"
+    return f">{len(history)} / –"
+
+
+def sharpness_row(label: str, model: nn.Module, batches: Batches, max_hvps: int) -> str:
+    """HVP counts of power iteration and Lanczos to 1e-3 true error, and of their stopping rules."""
+    matvec = partial(hvp, model, _resplit(batches, REFERENCE_MICRO_BATCH))
+    start = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
+    start = start.to(batches[0][0].device)
+    lanczos = top_eigenvalue_lanczos(matvec, start, rtol=1e-6, max_matvecs=max_hvps)
+    power = top_eigenvalue_power(matvec, start, rtol=0.0, max_matvecs=max_hvps)
+    ref = lanczos.value
+    steps = zip(power.history, power.history[1:], strict=False)
+    changes = [False] + [abs(b - a) < TOLERANCE * abs(a) for a, b in steps]
+    return (
+        f"| {label} | {ref:.6g}{'' if lanczos.converged else ' (unconverged)'} "
+        f"| {_settled_after(power.history, ref)} | {_settled_after(lanczos.history, ref)} "
+        f"| {_stop(lanczos.history, [r <= TOLERANCE for r in lanczos.residuals], ref)} "
+        f"| {_stop(power.history, [r <= TOLERANCE for r in power.residuals], ref)} "
+        f"| {_stop(power.history, changes, ref)} |"
+    )
+
+
+SHARPNESS_HEADER = [
+    "| checkpoint | top eigenvalue (ref) | power: HVPs to 1e-3 | Lanczos: HVPs to 1e-3 "
+    "| Lanczos, residual rule: HVPs / err | power, residual rule: HVPs / err "
+    "| power, relative-change rule: HVPs / err |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+]
+
+
+def run_model(name: str, args: argparse.Namespace, device: torch.device) -> None:
+    """Print all tables for one model, at initialisation and after a short training run."""
+    workload = make_workload(name, args.samples, args.image_size)
+    workload.model.to(device)
+    size = args.micro_batch
+    batches = [
+        (x.to(device), y.to(device))
+        for x, y in zip(workload.inputs.split(size), workload.targets.split(size), strict=True)
+    ]
+    targets = sum(int(y.numel()) for _, y in batches)
+    _say(
+        "",
+        f"## {name}: {parameter_count(workload.model):,} parameters, m = {args.samples} samples "
+        f"({targets:,} targets), micro-batch {size}",
+    )
+    sharpness = []
+    for checkpoint in ("init", "trained"):
+        if checkpoint == "init":
+            settle_batch_norm(workload, device)
+        else:
+            train(workload, device, args.train_steps)
+        _say("", f"### {checkpoint}", "")
+        for row in cost_table(workload, batches, args.repeats, device):
+            _say(row)
+        if args.max_hvps:
+            sharpness.append(sharpness_row(checkpoint, workload.model, batches, args.max_hvps))
+    if args.max_hvps:
+        _say("", "### sharpness: HVPs and true errors against the reference", "")
+        _say(*SHARPNESS_HEADER, *sharpness)
+
+
+def _say(*lines: str) -> None:
+    """Print at once, so that a run cut short still shows what it measured."""
+    for line in lines:
+        print(line, flush=True)
+
+
+def main(args: argparse.Namespace) -> None:
+    """Run the benchmark and print markdown."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    device = torch.device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    threads = torch.get_num_threads()
+    print(f"# estimator benchmark: {name}, torch {torch.__version__}, {threads} CPU threads")
+    for model in args.models.split(","):
+        started = time.perf_counter()
+        run_model(model, args, device)
+        _say("", f"({model}: {time.perf_counter() - started:.0f} s)")

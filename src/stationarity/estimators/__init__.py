@@ -1,0 +1,27 @@
+"""Loss, gradient norm, gradient noise and sharpness at a checkpoint (the paper's eq. 2).
+
+``estimate`` measures all four over a fixed set of samples; ``sample_size_study`` repeats it on
+nested subsets. Exact per-sample noise comes from per-layer closed forms (``layer_rules``, where
+new layer types are registered) evaluated inside one ordinary backward pass.
+"""
+
+from .hessian import EigenResult, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
+from .layer_rules import LayerCall, PerSampleGrad, register_rule
+from .losses import summed_cross_entropy
+from .sample_size import nested_subsets, sample_size_study
+from .statistics import Statistics, estimate
+
+__all__ = [
+    "EigenResult",
+    "LayerCall",
+    "PerSampleGrad",
+    "Statistics",
+    "estimate",
+    "hvp",
+    "nested_subsets",
+    "register_rule",
+    "sample_size_study",
+    "summed_cross_entropy",
+    "top_eigenvalue_lanczos",
+    "top_eigenvalue_power",
+]

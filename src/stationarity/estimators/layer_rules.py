@@ -1,0 +1,250 @@
+"""Closed forms for per-sample gradients, one rule per layer type, evaluated in the backward pass.
+
+A rule sees one call of a module: the module, the arguments it was called with and the gradient of
+the summed loss with respect to its output(s). It returns, for every trainable parameter of the
+module (named as in ``module.named_parameters()``), the squared norm of each sample's gradient and
+the gradient summed over the samples. The summed gradient replaces the one autograd would compute,
+so a rule must be exact for both.
+
+To support a new module type, write a function of a :class:`LayerCall` and register it::
+
+    @register_rule(MyAttention)
+    def my_attention(call: LayerCall) -> dict[str, PerSampleGrad]:
+        x, delta = call.args[0], call.grad_output      # (N, T, d_in), (N, T, d_out)
+        ...                                             # e.g. outer_product_grad(x, delta)
+        return {"proj.weight": ..., "bias": ...}
+
+The module may have parameterised children: its rule then covers its whole subtree and the
+children are not visited. Requirements: dimension 0 of its inputs and outputs indexes the samples,
+it treats samples independently, and it runs once per forward pass. Types are matched exactly, so
+a subclass with its own ``forward`` is not mistaken for its parent. Unregistered modules that own
+parameters fall back to :func:`stationarity.estimators.vmap_fallback.vmap_rule`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .conv_grads import conv2d_weight_grad
+
+# Floating-point operations that take about as long as moving one number to or from memory
+# (tens on CPUs and GPUs alike); only its order of magnitude matters.
+FLOPS_PER_WORD = 40.0
+
+
+class PerSampleGrad(NamedTuple):
+    """Squared per-sample gradient norms (N,) and the gradient summed over the N samples."""
+
+    sq_norms: Tensor
+    total: Tensor
+
+
+@dataclass
+class LayerCall:
+    """One call of a module in the forward pass, with the output gradients from the backward."""
+
+    module: nn.Module
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    grad_outputs: tuple[Tensor, ...]
+
+    @property
+    def grad_output(self) -> Tensor:
+        """The gradient with respect to the first (usually the only) output."""
+        return self.grad_outputs[0]
+
+
+Rule = Callable[[LayerCall], dict[str, PerSampleGrad]]
+RULES: dict[type[nn.Module], Rule] = {}
+
+
+def register_rule(*module_types: type[nn.Module]) -> Callable[[Rule], Rule]:
+    """Register a closed-form rule for the given module types (exact type match)."""
+
+    def decorate(rule: Rule) -> Rule:
+        for module_type in module_types:
+            RULES[module_type] = rule
+        return rule
+
+    return decorate
+
+
+def from_per_sample(grads: Tensor) -> PerSampleGrad:
+    """Norms and sum of materialised per-sample gradients of shape (N, *param_shape)."""
+    return PerSampleGrad(torch.linalg.vector_norm(grads.flatten(1), dim=1).square(), grads.sum(0))
+
+
+def ghost_is_cheaper(positions: int, a: int, b: int, unfolded: int = 0) -> bool:
+    """Whether the ghost norm beats materialising for gradients Σ_t δ_t x_tᵀ of size b×a.
+
+    Both pay for the summed gradient. On top, the ghost norm ‖Σ_t δ_t x_tᵀ‖² =
+    Σ_{t,s} (x_t·x_s)(δ_t·δ_s) costs 2T²(a+b) flops per sample (plus ``unfolded`` words to build
+    the x_t, for convolutions); materialising writes the a·b gradient and reads it twice. Pick
+    whichever adds less (the mixed strategy of the DP literature).
+    """
+    ghost = 2 * positions * positions * (a + b) / FLOPS_PER_WORD + unfolded
+    return ghost < 3 * a * b
+
+
+def outer_product_grad(x: Tensor, delta: Tensor) -> PerSampleGrad:
+    """Per-sample gradients of W in y_t = W x_t, summed over positions t, in groups.
+
+    ``x`` is (N, G, T, a) and ``delta`` (N, G, T, b); the gradient of sample n is, per group g,
+    Σ_t delta[n,g,t] x[n,g,t]ᵀ, and the total has shape (G, b, a).
+    """
+    n, groups, positions, a = x.shape
+    b = delta.shape[-1]
+    if ghost_is_cheaper(positions, a, b):
+        sq_norms = ((x @ x.mT) * (delta @ delta.mT)).sum((1, 2, 3))
+        flat_x = x.transpose(0, 1).reshape(groups, n * positions, a)
+        flat_delta = delta.transpose(0, 1).reshape(groups, n * positions, b)
+        return PerSampleGrad(sq_norms, flat_delta.mT @ flat_x)
+    return from_per_sample(delta.mT @ x)
+
+
+@register_rule(nn.Linear)
+def linear(call: LayerCall) -> dict[str, PerSampleGrad]:
+    """Linear layers, with or without positions (sequence, spatial) between batch and features."""
+    module, x, delta = call.module, call.args[0], call.grad_output
+    n = x.shape[0]
+    x3 = x.reshape(n, 1, -1, module.in_features)
+    delta3 = delta.reshape(n, 1, -1, module.out_features)
+    weight = outer_product_grad(x3, delta3)
+    grads = {"weight": PerSampleGrad(weight.sq_norms, weight.total[0])}
+    if module.bias is not None:
+        grads["bias"] = from_per_sample(delta3.sum((1, 2)))
+    return grads
+
+
+def _conv_input(module: nn.Conv2d, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
+    """The input as the convolution reads it, but for a symmetric zero padding still to apply."""
+    if module.padding_mode != "zeros":
+        return F.pad(x, module._reversed_padding_repeated_twice, mode=module.padding_mode), (0, 0)
+    if module.padding == "valid":
+        return x, (0, 0)
+    if module.padding == "same":
+        pads = []
+        for k, d in zip(reversed(module.kernel_size), reversed(module.dilation), strict=True):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return F.pad(x, pads), (0, 0)
+    return x, module.padding
+
+
+@register_rule(nn.Conv2d)
+def conv2d(call: LayerCall) -> dict[str, PerSampleGrad]:
+    """2-D convolutions with any stride, dilation, padding and groups."""
+    module, delta = call.module, call.grad_output
+    x, padding = _conv_input(module, call.args[0])
+    n, groups, positions = x.shape[0], module.groups, delta.shape[-2] * delta.shape[-1]
+    a, b = module.weight[0].numel(), module.out_channels // groups
+    if ghost_is_cheaper(positions, a, b, unfolded=2 * positions * a):
+        columns = F.unfold(x, module.kernel_size, module.dilation, padding, module.stride)
+        columns = columns.reshape(n, groups, a, positions).mT
+        weight = outer_product_grad(columns, delta.reshape(n, groups, b, positions).mT)
+        weight = PerSampleGrad(weight.sq_norms, weight.total.reshape(module.weight.shape))
+    else:
+        weight = PerSampleGrad(
+            *conv2d_weight_grad(
+                x, delta, module.kernel_size, module.stride, module.dilation, padding, groups
+            )
+        )
+    grads = {"weight": weight}
+    if module.bias is not None:
+        grads["bias"] = from_per_sample(delta.sum((2, 3)))
+    return grads
+
+
+def _affine_grads(
+    module: nn.Module, weighted: Tensor, delta_sum: Tensor
+) -> dict[str, PerSampleGrad]:
+    """Gradients of y = weight·x̂ + bias from Σ_positions δ·x̂ and Σ_positions δ, each (N, ...)."""
+    grads = {}
+    if module.weight is not None:
+        grads["weight"] = from_per_sample(weighted)
+    if getattr(module, "bias", None) is not None:
+        grads["bias"] = from_per_sample(delta_sum)
+    return grads
+
+
+def _channel_major(t: Tensor) -> Tensor:
+    """(N, C, *spatial) → (N, C, S)."""
+    return t.reshape(t.shape[0], t.shape[1], -1)
+
+
+def _feature_minor(t: Tensor, features: int) -> Tensor:
+    """(N, *positions, *normalized_shape) → (N, P, *normalized_shape)."""
+    return t.reshape(t.shape[0], -1, *t.shape[t.dim() - features :])
+
+
+@register_rule(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+def batch_norm_eval(call: LayerCall) -> dict[str, PerSampleGrad]:
+    """BatchNorm with running statistics (eval mode): a per-channel affine map of each sample."""
+    module = call.module
+    if module.training or module.running_mean is None:
+        raise ValueError(
+            "per-sample gradients need BatchNorm in eval mode with running statistics; "
+            "in train mode a sample's output depends on the whole batch"
+        )
+    x, delta = _channel_major(call.args[0]), _channel_major(call.grad_output)
+    # Centre before multiplying: Σδx − μΣδ would cancel when |μ| ≫ the spread of x.
+    centred = (delta * (x - module.running_mean[:, None])).sum(2)
+    weighted = centred * torch.rsqrt(module.running_var + module.eps)
+    return _affine_grads(module, weighted, delta.sum(2))
+
+
+@register_rule(nn.GroupNorm)
+def group_norm(call: LayerCall) -> dict[str, PerSampleGrad]:
+    """GroupNorm: statistics per sample and group, so samples stay independent in any mode."""
+    module = call.module
+    normalised = _channel_major(F.group_norm(call.args[0], module.num_groups, eps=module.eps))
+    delta = _channel_major(call.grad_output)
+    return _affine_grads(module, (delta * normalised).sum(2), delta.sum(2))
+
+
+def _last_dims_norm(call: LayerCall, normalise: Callable[..., Tensor]) -> dict[str, PerSampleGrad]:
+    module = call.module
+    features = len(module.normalized_shape)
+    normalised = normalise(call.args[0], module.normalized_shape, eps=module.eps)
+    normalised = _feature_minor(normalised, features)
+    delta = _feature_minor(call.grad_output, features)
+    return _affine_grads(module, (delta * normalised).sum(1), delta.sum(1))
+
+
+@register_rule(nn.LayerNorm)
+def layer_norm(call: LayerCall) -> dict[str, PerSampleGrad]:
+    """LayerNorm over the trailing ``normalized_shape`` dimensions."""
+    return _last_dims_norm(call, F.layer_norm)
+
+
+@register_rule(nn.RMSNorm)
+def rms_norm(call: LayerCall) -> dict[str, PerSampleGrad]:
+    """RMSNorm over the trailing ``normalized_shape`` dimensions (it has no bias)."""
+    return _last_dims_norm(call, F.rms_norm)
+
+
+@register_rule(nn.Embedding)
+def embedding(call: LayerCall) -> dict[str, PerSampleGrad]:
+    """Embedding lookups: a sample's gradient is the sum of its output gradients per token id."""
+    module, indices, delta = call.module, call.args[0], call.grad_output
+    if module.max_norm is not None or module.scale_grad_by_freq:
+        raise NotImplementedError(
+            "Embedding with max_norm or scale_grad_by_freq: its gradient depends on the whole batch"
+        )
+    n, vocabulary = indices.shape[0], module.num_embeddings
+    indices = indices.reshape(n, -1)
+    delta = delta.reshape(n, indices.shape[1], module.embedding_dim)
+    if module.padding_idx is not None:
+        delta = delta * (indices != module.padding_idx).unsqueeze(-1)
+    # One row per (sample, token id): repeated ids within a sample must add before squaring.
+    samples = torch.arange(n, device=indices.device).unsqueeze(1)
+    keys, slots = torch.unique(samples * vocabulary + indices, return_inverse=True)
+    rows = delta.new_zeros(len(keys), module.embedding_dim)
+    rows.index_add_(0, slots.flatten(), delta.flatten(0, 1))
+    sq_norms = delta.new_zeros(n).index_add_(0, keys // vocabulary, rows.square().sum(1))
+    total = delta.new_zeros(module.weight.shape).index_add_(0, keys % vocabulary, rows)
+    return {"weight": PerSampleGrad(sq_norms, total)}
