@@ -1,0 +1,125 @@
+"""Word-level corpora as Transformer-XL reads them: a vocabulary and one token stream per split.
+
+A corpus is prepared once, on a node with the data (the login-node rule ``prepare_data``): its text
+is kept as a Hugging Face ``DatasetDict`` (column ``text``, one row per line) under ``<root>/text``
+with ``save_to_disk``, then encoded into ``<root>/corpus.pt``. Training jobs read only
+``corpus.pt``. Encoding follows the reference (kimiyoung/transformer-xl ``Vocab``): whitespace
+tokens, ``<eos>`` after every line (blank lines too), a vocabulary from the training split only
+with ``<eos>`` at index 0 and then the tokens by descending count, ties in order of first
+appearance (``Counter.most_common``).
+"""
+
+import io
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..atomic import atomic_write_bytes
+
+EOS = "<eos>"
+TEXT_SETS = ("wikitext103", "wikipedia_demo")
+SPLITS = {"train": "train", "validation": "valid", "test": "test"}  # HF name -> our name
+
+
+@dataclass
+class TextCorpus:
+    """The vocabulary (index -> word) and each split as a 1-D tensor of token ids."""
+
+    vocab: list[str]
+    splits: dict[str, Tensor]
+
+
+def line_tokens(line: str) -> list[str]:
+    """The tokens of one line of text, ``<eos>`` included."""
+    return [*line.split(), EOS]
+
+
+def build_vocab(lines: Iterable[str]) -> list[str]:
+    """``<eos>``, then every token of ``lines`` by descending count (ties: first seen first)."""
+    counts = Counter()
+    for line in lines:
+        counts.update(line.split())
+    return [EOS, *(word for word, _ in counts.most_common() if word != EOS)]
+
+
+def encode(lines: Iterable[str], index: dict[str, int], split: str) -> Tensor:
+    """The concatenated token ids of ``lines``; every token must be in the vocabulary."""
+    try:
+        ids = [index[word] for line in lines for word in line_tokens(line)]
+    except KeyError as err:
+        word = err.args[0]
+        raise ValueError(f"{split}: token {word!r} is not in the training vocabulary") from err
+    return torch.tensor(ids, dtype=torch.int32)  # int32 halves the 103M-token file
+
+
+def corpus_path(root: Path) -> Path:
+    """Where the encoded corpus of a prepared data root lives."""
+    return Path(root) / "corpus.pt"
+
+
+def text_path(root: Path) -> Path:
+    """Where the prepared text (a saved Hugging Face DatasetDict) lives."""
+    return Path(root) / "text"
+
+
+def encode_saved_text(root: Path) -> Path:
+    """Encode the DatasetDict saved under ``root`` into ``corpus.pt``; return that file."""
+    import datasets  # slow to import; only preparation needs it
+
+    texts = datasets.load_from_disk(str(text_path(root)))
+    vocab = build_vocab(texts["train"]["text"])
+    index = {word: i for i, word in enumerate(vocab)}
+    splits = {
+        ours: encode(texts[theirs]["text"], index, theirs)
+        for theirs, ours in SPLITS.items()
+        if theirs in texts
+    }
+    buf = io.BytesIO()
+    torch.save({"vocab": vocab, "splits": splits}, buf)
+    atomic_write_bytes(corpus_path(root), buf.getvalue())
+    return corpus_path(root)
+
+
+def save_text(texts, root: Path) -> Path:
+    """Keep a DatasetDict of text under ``root`` and encode it; return ``corpus.pt``."""
+    texts.save_to_disk(str(text_path(root)))
+    return encode_saved_text(root)
+
+
+def load_text_corpus(name: str, root: Path) -> TextCorpus:
+    """The prepared corpus ``name`` under ``root``; never downloads anything."""
+    path = corpus_path(root)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{name} was never prepared under {root} ({path} is missing). Run the localrule "
+            f"prepare_data on a node with internet, e.g. on the login node: `snakemake "
+            f"--profile slurm {Path(root) / f'.prepared-{name}.json'}` (every workflow target "
+            f"runs it first), or stationarity.data.prepare.prepare_data({name!r}, {str(root)!r})."
+        )
+    state = torch.load(path, weights_only=True)
+    return TextCorpus(state["vocab"], state["splits"])
+
+
+class ContextSegments(Dataset):
+    """Segments of ``length`` tokens of a stream, each preceded by ``context`` earlier tokens.
+
+    Item k is (inputs, targets): inputs are the ``context + length`` tokens ending with segment k,
+    targets the next token of each of the segment's positions. The statistics feed such items to
+    the model wrapped by ``stationarity.models.transformer_xl.WithContext``.
+    """
+
+    def __init__(self, tokens: Tensor, length: int, context: int):
+        self.tokens, self.length, self.context = tokens, length, context
+
+    def __len__(self) -> int:
+        return max(0, (len(self.tokens) - self.context - 1) // self.length)
+
+    def __getitem__(self, k: int) -> tuple[Tensor, Tensor]:
+        start = k * self.length
+        window = self.tokens[start : start + self.context + self.length + 1].long()
+        return window[:-1], window[self.context + 1 :]
