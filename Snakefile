@@ -7,24 +7,31 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: f"{workflow.basedir}/config/config.yaml"
+# The paper study, unless a study is given with --configfile: then that file alone is the config,
+# never merged with this one (cluster jobs do not receive --replace-workflow-config).
+if not workflow.overwrite_configfiles:
+
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/plan.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/estimate.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/tracking.smk"
 
 
 rule all:
     default_target: True
     input:
         all_figures(),
-        all_manifests(),
+        all_tables(),
     localrule: True
 
 

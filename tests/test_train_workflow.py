@@ -11,6 +11,7 @@ def study(repo, tmp_path, experiments):
     """A config file for a study with only the given experiments (and the cheap Fig. 5)."""
     config = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
     config.update(study="t", figures=["fig5"], experiments=experiments)
+    config.pop("figure_sources")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return ["--configfile", str(path), "--replace-workflow-config", "--show-failed-logs"]
@@ -26,6 +27,7 @@ TINY = {
     "checkpoint_every": {"epochs": 1},
     "seeds": [0],
     "schedules": {"const_0.1": {"kind": "constant", "lr": 0.1}},
+    "statistics": {"samples": 512, "micro_batch": 256, "seed": 0, "every": 2},
 }
 
 

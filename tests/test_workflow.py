@@ -6,7 +6,9 @@ import time
 import pandas as pd
 import pytest
 import yaml
-from snakemake_run import snakemake
+from snakemake_run import REPO, snakemake
+
+from stationarity.run_plan import planned_checkpoints, run_spec
 
 
 @pytest.fixture
@@ -14,6 +16,8 @@ def small_config(repo, tmp_path):
     """The demo config with a shorter Theorem 1 run, written to a temp file."""
     config = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
     config["synthetic"]["theorem1"].update(iterations=2000, seeds=[0, 1, 2], points=8)
+    config.update(figures=["fig5", "theory_lemma2", "theory_theorem1"], experiments={})
+    del config["figure_sources"]
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path
@@ -29,14 +33,45 @@ def test_dry_run_succeeds(profile_args, tmp_path):
         "paper": {
             f"imagenet_resnet101/{s}/seed0"
             for s in ("step", "const_0.1", "const_0.01", "const_0.001", "const_0.01_long")
+            + ("branch_0.05", "branch_0.01")
         }
-        | {"cifar10_resnet18/multistep/seed0"},
+        | {"cifar10_resnet18/multistep/seed0"}
+        | {
+            f"wt103_transformerxl/{s}/seed0"
+            for s in ("cosine", "const_5e-5", "const_1e-4", "const_2.5e-4")
+        },
         "demo": {
-            f"mnist_underfit/{s}/seed0" for s in ("step", "const_0.1", "const_0.01", "const_0.001")
+            f"mnist_underfit/{s}/seed0"
+            for s in ("step", "const_0.1", "const_0.01", "const_0.001", "const_0.01_long")
+            + ("branch_0.05", "branch_0.01")
         }
-        | {"digits_overfit/multistep/seed0"},
+        | {"digits_overfit/multistep/seed0"}
+        | {f"wikipedia_transformerxl/{s}/seed0" for s in ("cosine", "const_1e-3")},
     }
     assert runs == expected["demo" if profile_args else "paper"]
+    if not profile_args:  # the paper measures every checkpoint of every run
+        config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+        checkpoints = sum(
+            len(planned_checkpoints(run_spec(settings))) for settings in run_settings(config)
+        )
+        assert job_count(result.stdout, "estimate") == checkpoints > 1000
+        assert job_count(result.stdout, "sample_size") == 2 * 7 + 2 * 4  # ImageNet, WikiText
+
+
+def run_settings(config):
+    """The settings of every run of a config."""
+    for name, experiment in config["experiments"].items():
+        for schedule in experiment["schedules"]:
+            for seed in experiment["seeds"]:
+                yield {
+                    "experiment": name, "schedule": schedule, "seed": seed,
+                    "config": experiment, "wandb": config["wandb"],
+                }  # fmt: skip
+
+
+def job_count(stdout: str, rule: str) -> int:
+    """The count of a rule's jobs in a dry run's job statistics."""
+    return int(re.search(rf"^{rule}\s+(\d+)$", stdout, re.MULTILINE).group(1))
 
 
 def test_synthetic_targets_end_to_end_with_report(small_config, tmp_path):

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import yaml
 
-from stationarity.config import validate_config
+from stationarity.config import ConfigError, validate_config
 
 SCHEMA = Path("workflow") / "schemas" / "config.schema.yaml"
 
@@ -33,7 +33,10 @@ def main(argv=None) -> None:
     """Run the stage named on the command line."""
     args = parse_args(argv)
     if args.stage == "validate":
-        validate_config(yaml.safe_load(args.config.read_text()), args.schema)
+        try:
+            validate_config(yaml.safe_load(args.config.read_text()), args.schema)
+        except ConfigError as error:
+            raise SystemExit(f"{args.config}: {error}") from None
         print(f"{args.config}: valid")
     elif args.stage == "synthetic":
         from stationarity.synthetic import TABLES

@@ -5,6 +5,20 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+# Figures drawn from trained runs: each needs `figure_sources`.
+TRAINED_FIGURES = (
+    "fig1",
+    "fig2",
+    "fig3",
+    "fig4",
+    "fig6",
+    "fig7",
+    "fig8",
+    "fig9",
+    "eq10",
+    "theorem8",
+)
+
 
 class ConfigError(ValueError):
     """The config does not match the schema; the message names every offending key."""
@@ -39,12 +53,56 @@ def describe(error: jsonschema.ValidationError) -> str:
     return f"'{key}': {error.message}{hint}"
 
 
+def reference_errors(config: dict) -> list[str]:
+    """Problems the schema cannot see: figures that name runs the config does not define."""
+    experiments = config.get("experiments", {})
+    sources = config.get("figure_sources", {})
+    problems = []
+    for figure in config.get("figures", []):
+        if figure in TRAINED_FIGURES and figure not in sources:
+            problems.append(f"'figures' lists {figure} but 'figure_sources.{figure}' is missing")
+    for figure, entries in sources.items():
+        for i, entry in enumerate(entries):
+            key = f"figure_sources.{figure}[{i}]"
+            experiment = experiments.get(entry["experiment"])
+            if experiment is None:
+                problems.append(
+                    f"'{key}.experiment': {entry['experiment']!r} is not an experiment; "
+                    f"defined: {sorted(experiments)}"
+                )
+                continue
+            for schedule in entry["schedules"]:
+                if schedule not in experiment["schedules"]:
+                    problems.append(
+                        f"'{key}.schedules': {schedule!r} is not a schedule of "
+                        f"{entry['experiment']}; defined: {sorted(experiment['schedules'])}"
+                    )
+            if figure in ("fig8", "fig9") and "sample_size" not in experiment:
+                problems.append(
+                    f"'{key}': {figure} needs 'experiments.{entry['experiment']}.sample_size'"
+                )
+    for name, experiment in experiments.items():
+        for schedule, spec in experiment["schedules"].items():
+            parent = spec.get("from_checkpoint", {}).get("schedule")
+            if parent is not None and (
+                parent not in experiment["schedules"]
+                or "from_checkpoint" in experiment["schedules"][parent]
+            ):
+                problems.append(
+                    f"'experiments.{name}.schedules.{schedule}.from_checkpoint.schedule': "
+                    f"{parent!r} is not an ordinary schedule of {name}"
+                )
+    return problems
+
+
 def validate_config(config: dict, schema_path: Path) -> None:
     """Raise ConfigError listing every schema violation of config; return None if it is valid."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        messages = dict.fromkeys(describe(e) for e in errors)  # unique, in order
+    messages = dict.fromkeys(describe(e) for e in errors)  # unique, in order
+    if not errors:
+        messages = dict.fromkeys(reference_errors(config))
+    if messages:
         lines = "\n".join(f"  - {message}" for message in messages)
         raise ConfigError(f"invalid config ({len(messages)} problem(s)):\n{lines}")

@@ -31,6 +31,7 @@ class EpochBatches(Sampler):
     def __init__(self, num_samples: int, batch_size: int, seed: int):
         self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
         self.epoch, self.start = 0, 0
+        self.rank, self.world = 0, 1  # data-parallel training loads every world-th sample
 
     def __len__(self) -> int:
         return steps_per_epoch(self.num_samples, self.batch_size) - self.start
@@ -39,7 +40,7 @@ class EpochBatches(Sampler):
         order = epoch_order(self.num_samples, self.seed, self.epoch).tolist()
         for b in range(self.start, steps_per_epoch(self.num_samples, self.batch_size)):
             chunk = order[b * self.batch_size : (b + 1) * self.batch_size]
-            yield [(self.epoch, i) for i in chunk]
+            yield [(self.epoch, i) for i in chunk[self.rank :: self.world]]
 
 
 class SeededSamples(Dataset):

@@ -4,6 +4,7 @@ The workflow needs the checkpoint steps at planning time (one estimate job per c
 a dry run), before any data is downloaded, so the training-set sizes are constants here.
 """
 
+import dataclasses
 from pathlib import Path
 
 from .train_spec import TrainSpec, steps_per_epoch
@@ -13,16 +14,20 @@ TRAIN_SIZES = {"imagenet": 1_281_167, "cifar10": 50_000, "mnist5k": 5_000, "digi
 
 
 def run_spec(settings: dict, wandb_dir: Path | None = None) -> TrainSpec:
-    """The TrainSpec of settings {experiment, schedule, seed, config, wandb} from the workflow."""
+    """The TrainSpec of settings {experiment, schedule, seed, config[, wandb, init_from]}."""
     experiment = dict(settings["config"])
     schedule = dict(experiment["schedules"][settings["schedule"]])
     epochs = schedule.pop("epochs", None)  # a schedule may train longer than its experiment
     if epochs is not None:
         experiment.pop("max_steps", None)
         experiment["epochs"] = epochs
+    schedule.pop("from_checkpoint", None)  # the workflow resolves it to settings["init_from"]
     experiment["schedules"] = {settings["schedule"]: schedule}
-    wandb = {**settings["wandb"], **({"dir": str(wandb_dir)} if wandb_dir else {})}
-    return TrainSpec.from_config(
+    wandb = {
+        **settings.get("wandb", {"mode": "disabled"}),
+        **({"dir": str(wandb_dir)} if wandb_dir else {}),
+    }
+    spec = TrainSpec.from_config(
         settings["experiment"],
         experiment,
         settings["schedule"],
@@ -30,6 +35,7 @@ def run_spec(settings: dict, wandb_dir: Path | None = None) -> TrainSpec:
         Path(experiment["data"]["root"]),
         wandb,
     )
+    return dataclasses.replace(spec, init_from=settings.get("init_from"))
 
 
 def planned_checkpoints(spec: TrainSpec) -> list[int]:

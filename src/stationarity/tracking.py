@@ -9,10 +9,14 @@ any other W&B error turns tracking off with a warning.
 import hashlib
 import json
 import os
+import socket
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MODES = ("online", "offline", "disabled")
 WANDB_KEYS = ("mode", "project", "entity", "dir")  # the settings Tracker.start takes
@@ -112,6 +116,74 @@ class Tracker:
         """Close the run (it can be resumed later with the same id)."""
         self._call("finish", lambda: self.run.finish())
         self.run = None
+
+
+# --- Uploading offline runs from the login node ----------------------------------------------
+SYNC_TIMEOUT_S = 1800  # `wandb sync` retries for ever when the server does not answer
+
+
+class WandbUnavailable(RuntimeError):
+    """W&B cannot be reached from here: no API key, or no route to the server."""
+
+
+def upload_skipped(settings: dict) -> str | None:
+    """Why nothing may be uploaded (W&B disabled, or offline-only here), or None if it may."""
+    if settings.get("mode") == "disabled" or os.environ.get("WANDB_MODE") == "disabled":
+        return "W&B is disabled (wandb.mode or WANDB_MODE): nothing to upload"
+    if os.environ.get("WANDB_MODE") == "offline":
+        return "W&B is offline-only here (WANDB_MODE=offline): runs stay on disk"
+    return None
+
+
+def check_server(timeout_s: float = 10.0) -> str:
+    """The W&B server's URL if an API key is set and the server answers; else WandbUnavailable."""
+    os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+    import wandb
+
+    url = os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url
+    if not wandb.login(prompt=False, verify=False):
+        raise WandbUnavailable(
+            f"no W&B API key: run `wandb login` or set WANDB_API_KEY (server {url})"
+        )
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as err:
+        raise WandbUnavailable(
+            f"cannot reach the W&B server {url} ({err}): run this on a machine with internet, "
+            "usually the cluster's login node"
+        ) from err
+    return url
+
+
+def default_entity() -> str:
+    """The W&B entity (user or team) of the API key in use; needs the server."""
+    import wandb
+
+    return wandb.Api().default_entity
+
+
+def offline_runs(wandb_dir: Path) -> list[Path]:
+    """The offline runs under a study's W&B folder that were never uploaded."""
+    runs = sorted(Path(wandb_dir).glob("wandb/offline-run-*"))
+    return [run for run in runs if not any(run.glob("run-*.wandb.synced"))]
+
+
+def sync_offline_runs(wandb_dir: Path, timeout_s: float = SYNC_TIMEOUT_S) -> list[Path]:
+    """Upload the study's offline runs with `wandb sync`, within ``timeout_s``; the runs sent."""
+    runs = offline_runs(wandb_dir)
+    if not runs:
+        return []
+    check_server()  # fail in seconds, not after the sync's endless retries
+    command = [str(Path(sys.executable).with_name("wandb")), "sync", *map(str, runs)]
+    try:
+        subprocess.run(command, check=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as err:
+        raise WandbUnavailable(
+            f"`wandb sync` did not finish within {timeout_s:.0f} s; rerun to continue"
+        ) from err
+    return runs
 
 
 # --- Reading back an offline run -------------------------------------------------------------

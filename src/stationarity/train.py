@@ -21,8 +21,10 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import latest_valid, serialize_checkpoint, write_checkpoint
-from .data import build_image_data
+from .data import TEXT_SETS, build_image_data
+from .distributed import any_rank, data_parallel, is_main_process
 from .image_task import ImageTask
+from .lm_task import build_lm_task
 from .models import build_model
 from .ordered_writer import OrderedWriter
 from .preemption import Preempted, PreemptionSignals
@@ -52,7 +54,7 @@ def set_precision(precision: str, device: torch.device) -> contextlib.AbstractCo
 
 def build_optimizer(model: nn.Module, settings: dict) -> torch.optim.Optimizer:
     """SGD (momentum, weight decay on all parameters, as the references) or Adam."""
-    options = {k: v for k, v in settings.items() if k != "name"}
+    options = {k: v for k, v in settings.items() if k not in ("name", "grad_clip")}
     # The schedule sets the rate before every step; this initial value is never used.
     if settings["name"] == "sgd":
         return torch.optim.SGD(model.parameters(), lr=0.0, **options)
@@ -110,16 +112,25 @@ def fit(
     spe = task.steps_per_epoch
     total, save_every = run.total_steps(spe), run.checkpoint_interval(spe)
     log_every = run.log_interval(spe)
+    grad_clip = run.optimizer.get("grad_clip")
     autocast = set_precision(run.precision, device)
 
     resumed = latest_valid(checkpoint_dir, manifest_path, map_location=device)
     if resumed is None:
         step, run_id, log = 0, stable_run_id(run.run_path), TrainLog()
+        if run.init_from is not None:  # a branch: continue another run's iterate at a new rate
+            start = torch.load(run.init_from, map_location=device, weights_only=True)
+            model.load_state_dict(start["model"])
+            optimizer.load_state_dict(start["optimizer"])
+            if hasattr(task, "load_state_dict"):
+                task.load_state_dict(start["task"])
     else:
         state = resumed[1]
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
+        if hasattr(task, "load_state_dict"):
+            task.load_state_dict(state["task"])
         step, run_id = state["step"], state["wandb_run_id"]
         log = TrainLog.resume(log_path, step)
         print(f"{run.run_path}: resuming from step {step} ({resumed[0].file})", file=sys.stderr)
@@ -127,6 +138,8 @@ def fit(
     writer = OrderedWriter()  # disk writes overlap the next steps
 
     def checkpoint(at: int) -> None:
+        if not is_main_process():  # data-parallel ranks hold the same state; rank 0 saves it
+            return
         # Log first: a kill before the checkpoint leaves extra rows, which resume drops.
         writer.submit(write_log_frame, log.frame(), log_path)
         state = {
@@ -134,8 +147,11 @@ def fit(
             "optimizer": optimizer.state_dict(),
             "step": at,
             "epoch": at // spe,
+            "steps_per_epoch": spe,  # so that measurements can place a step on the epoch axis
             "batch_in_epoch": at % spe,  # the data order is a function of (seed, epoch)
             "rng": rng_state(),
+            # A task with state between steps (a language model's memory) saves it too.
+            **({"task": task.state_dict()} if hasattr(task, "state_dict") else {}),
             "wandb_run_id": run_id,
             "run": run.to_dict(),
         }
@@ -194,17 +210,20 @@ def fit(
                         loss = task.loss(model, batch)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    if grad_clip is not None:
+                        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                     optimizer.step()
                     pending.append(loss.detach())
                     steps.append(step), epochs.append(epoch), lrs.append(lr)
                     samples += task.batch_samples(batch)
                     step += 1
                     at_checkpoint = step % save_every == 0 or step == total
-                    if step % log_every == 0 or at_checkpoint or signals.requested:
+                    stop = any_rank(signals.requested)  # data-parallel ranks stop together
+                    if step % log_every == 0 or at_checkpoint or stop:
                         flush()
-                    if at_checkpoint or signals.requested:
+                    if at_checkpoint or stop:
                         checkpoint(step)
-                    if signals.requested:
+                    if stop:
                         raise Preempted(
                             f"{run.run_path}: {signals.requested} at step {step}; checkpoint "
                             f"saved, exiting with code 75 so that a retry resumes"
@@ -216,6 +235,15 @@ def fit(
         progress.close()
         if tracker is not None:
             tracker.finish()
+
+
+def image_task(run: TrainSpec, device: torch.device, threads: int) -> tuple[ImageTask, int, tuple]:
+    """The image classification task of a run, its number of classes and input shape."""
+    data_options = {k: v for k, v in run.data.items() if k not in ("name", "root")}
+    data = build_image_data(run.data["name"], run.data["root"], seed=run.seed, **data_options)
+    # Loader workers decode and augment files; the main thread only feeds the device.
+    task = ImageTask(data, run.batch_size, run.seed, device, workers=max(1, threads - 1))
+    return task, data.num_classes, data.input_shape
 
 
 def train_run(
@@ -235,14 +263,16 @@ def train_run(
         torch.set_flush_denormal(True)  # denormals made small CPU runs several times slower
     else:
         torch.backends.cudnn.benchmark = True
-    data_options = {k: v for k, v in run.data.items() if k not in ("name", "root")}
-    data = build_image_data(run.data["name"], run.data["root"], seed=run.seed, **data_options)
-    # Loader workers decode and augment files; the main thread only feeds the device.
-    task = ImageTask(data, run.batch_size, run.seed, device, workers=max(1, threads - 1))
+    if run.data["name"] in TEXT_SETS:
+        task, vocab_size = build_lm_task(run.data, run.batch_size, device)
+        num_classes, input_shape = vocab_size, ()
+    else:
+        task, num_classes, input_shape = image_task(run, device, threads)
     seed_everything(run.seed)
     model_options = {k: v for k, v in run.model.items() if k != "name"}
-    model = build_model(run.model["name"], data.num_classes, data.input_shape, **model_options)
+    model = build_model(run.model["name"], num_classes, input_shape, **model_options)
     model.to(device)
+    task, model = data_parallel(task, model)  # under torchrun: this GPU's share of each batch
     optimizer = build_optimizer(model, run.optimizer)
     fit(
         run,

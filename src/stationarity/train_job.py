@@ -8,6 +8,7 @@ job and a retry must still find everything it needs to resume.
 import shutil
 from pathlib import Path
 
+from .distributed import is_main_process
 from .run_plan import run_spec
 from .tracking import Tracker
 from .train import train_run
@@ -33,6 +34,8 @@ def run_train_job(
     """Train (or resume) one run and publish its manifest and per-step log."""
     spec = run_spec(settings, wandb_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    # Of data-parallel ranks, rank 0 alone tracks and publishes.
+    tracked = spec.wandb.get("mode", "disabled") != "disabled" and is_main_process()
     durable = {
         manifest: checkpoint_dir / "manifest.tsv",
         train_log: checkpoint_dir / "train_log.parquet",
@@ -43,7 +46,9 @@ def run_train_job(
         manifest_path=durable[manifest],
         log_path=durable[train_log],
         threads=threads,
-        tracker=Tracker() if spec.wandb.get("mode", "disabled") != "disabled" else None,
+        tracker=Tracker() if tracked else None,
     )
+    if not is_main_process():
+        return
     for target, source in durable.items():
         publish(source, target)

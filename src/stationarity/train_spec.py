@@ -31,6 +31,8 @@ class TrainSpec:
     precision: str = "fp32"
     wandb: dict = field(default_factory=lambda: {"mode": "disabled"})  # mode, project, entity
     label: str = ""
+    # A branch (Theorem 8) starts from another run's checkpoint: its model and optimiser state.
+    init_from: str | None = None
 
     def __post_init__(self):
         check_schedule(self.schedule)

@@ -2,6 +2,8 @@
 
 import os
 import re
+import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -34,7 +36,15 @@ DATA_KEYS = {
     )
     for name, experiment in reversed(EXPERIMENTS.items())
 }
-DEMO_DATA = {"mnist5k", "digits"}  # ship in packages; trained on CPU
+DEMO_DATA = {"mnist5k", "digits", "wikipedia_demo"}  # ship in packages; trained on CPU
+CPUS_PER_GPU = 8  # data loader workers that keep one GPU busy on ImageNet
+# What the SLURM executor calls (sacct only to guess the account when none is set).
+SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "sacct")
+
+# SLURM's warning signal before the time limit (--signal=USR1@..., slurm/config.yaml) reaches every
+# process of the job step. Only training acts on it (stationarity.preemption); Snakemake's processes
+# and the shell between them ignore it, and pass that on, so they outlive the final checkpoint.
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 # Which tables each figure draws, by the keyword its function in stationarity.figures takes.
 FIGURE_INPUTS = {
@@ -42,6 +52,8 @@ FIGURE_INPUTS = {
     "theory_lemma2": {"table": f"{RESULTS}/synthetic/lemma2.parquet"},
     "theory_theorem1": {"table": f"{RESULTS}/synthetic/theorem1.parquet"},
 }
+# Figures of trained runs read the tidy tables of their sources' experiments (see plan.smk).
+FIGURE_SOURCES = config.get("figure_sources", {})
 
 
 def one_of(names):
@@ -55,6 +67,7 @@ wildcard_constraints:
     experiment=one_of(EXPERIMENTS),
     schedule=one_of(s for e in EXPERIMENTS.values() for s in e["schedules"]),
     seed=r"\d+",
+    step=r"\d{8}",
     data_root=one_of(root for _, root in DATA_KEYS),
     dataset=one_of(name for name, _ in DATA_KEYS),
 
@@ -76,7 +89,27 @@ def all_manifests():
 
 def figure_inputs(wildcards):
     """The tables a figure reads, keyed by its function's argument names."""
-    return FIGURE_INPUTS[wildcards.name]
+    if wildcards.name in FIGURE_INPUTS:
+        return FIGURE_INPUTS[wildcards.name]
+    experiments = sorted(
+        {source["experiment"] for source in FIGURE_SOURCES[wildcards.name]}
+    )
+    return {
+        kind: [template.format(experiment=name) for name in experiments]
+        for kind, template in TABLES.items()
+    }
+
+
+def figure_sources(wildcards):
+    """A trained-run figure's sources, with the batch size (eq. 10) and branch points (Thm. 8)."""
+    return [
+        {
+            **source,
+            "batch_size": EXPERIMENTS[source["experiment"]]["batch_size"],
+            "branches": branches_of(source["experiment"], source["schedules"]),
+        }
+        for source in FIGURE_SOURCES.get(wildcards.name, [])
+    ]
 
 
 def figure_caption(wildcards):
@@ -93,7 +126,9 @@ def synthetic_settings(wildcards):
 def data_receipt(wildcards):
     """The file that says an experiment's data set is prepared."""
     data = EXPERIMENTS[wildcards.experiment]["data"]
-    return os.path.join(os.path.normpath(data["root"]), f".prepared-{data['name']}.json")
+    return os.path.join(
+        os.path.normpath(data["root"]), f".prepared-{data['name']}.json"
+    )
 
 
 def data_config_key(wildcards):
@@ -103,21 +138,44 @@ def data_config_key(wildcards):
 
 def train_settings(wildcards):
     """Everything the training loop needs about one run, as plain data."""
-    return {
-        "experiment": wildcards.experiment,
-        "schedule": wildcards.schedule,
-        "seed": int(wildcards.seed),
-        "config": EXPERIMENTS[wildcards.experiment],
-        "wandb": config["wandb"],
-    }
+    run = run_settings(wildcards.experiment, wildcards.schedule, wildcards.seed)
+    return {**run, "init_from": branch_checkpoint(wildcards)}
 
 
 def train_gpus(wildcards):
-    """GPUs a run asks for: none for the demo data sets, one otherwise."""
-    return 0 if EXPERIMENTS[wildcards.experiment]["data"]["name"] in DEMO_DATA else 1
+    """GPUs a run asks for: none for the demo data sets, else its `gpus` (more than one: DDP)."""
+    experiment = EXPERIMENTS[wildcards.experiment]
+    return 0 if experiment["data"]["name"] in DEMO_DATA else experiment.get("gpus", 1)
+
+
+def train_threads(wildcards):
+    """CPU cores of a training job: loader workers for each GPU, or one core on CPU."""
+    return max(1, CPUS_PER_GPU * train_gpus(wildcards))
+
+
+def train_memory_mb(wildcards):
+    """Memory of a training job: 16 GB for each GPU's loader workers, 4 GB on CPU."""
+    return max(4000, 16000 * train_gpus(wildcards))
 
 
 def train_runtime(wildcards, attempt):
     """Minutes asked of the scheduler; each retry resumes from a checkpoint and asks for more."""
     hours = 2 if train_gpus(wildcards) == 0 else 24
     return 60 * hours * attempt
+
+
+def check_executor_commands():
+    """Stop at once, saying what is missing, if the SLURM executor runs where SLURM is not."""
+    if workflow.executor_plugin.name != "slurm":
+        return
+    missing = [command for command in SLURM_COMMANDS if shutil.which(command) is None]
+    if missing:
+        raise WorkflowError(
+            "--profile slurm submits jobs to SLURM, but these commands are not on PATH: "
+            f"{', '.join(missing)}. Run on a SLURM login node (where `sinfo` works), or run the "
+            "demo study on this machine with `snakemake --profile local all`."
+        )
+
+
+onstart:
+    check_executor_commands()

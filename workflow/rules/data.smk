@@ -13,3 +13,10 @@ rule prepare_data:
         config_key=data_config_key,
     script:
         "../scripts/prepare_data.py"
+
+
+# `snakemake --profile slurm prepare_all`: every data set of the config, on the login node, first.
+rule prepare_all:
+    input:
+        [os.path.join(root, f".prepared-{name}.json") for name, root in DATA_KEYS],
+    localrule: True

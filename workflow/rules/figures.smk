@@ -19,5 +19,6 @@ rule figure:
         "../../envs/stationarity.yaml"
     params:
         caption=figure_caption,
+        sources=figure_sources,
     script:
         "../scripts/figure.py"

@@ -4,7 +4,7 @@
 
 rule train:
     input:
-        data=data_receipt,
+        unpack(train_inputs),
     output:
         manifest=MANIFEST,
         train_log=f"{RUN_DIR}/train_log.parquet",
@@ -12,10 +12,11 @@ rule train:
         f"{RESULTS}/logs/train/{{experiment}}/{{schedule}}/seed{{seed}}.log",
     conda:
         "../../envs/stationarity.yaml"
-    threads: 1
+    threads: train_threads
     resources:
         gpu=train_gpus,
-        mem_mb=16000,
+        cpus_per_task=lambda wildcards, threads: threads,
+        mem_mb=train_memory_mb,
         runtime=train_runtime,
     params:
         run=train_settings,

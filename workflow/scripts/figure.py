@@ -8,4 +8,6 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F
 
 from stationarity.figures import draw_figure  # noqa: E402
 
-draw_figure(snakemake.wildcards.name, dict(snakemake.input), snakemake.output)  # noqa: F821
+name = snakemake.wildcards.name  # noqa: F821
+sources = snakemake.params.sources or None  # noqa: F821
+draw_figure(name, dict(snakemake.input), snakemake.output, sources)  # noqa: F821

@@ -1,7 +1,8 @@
-"""Image data sets by name, all returning :class:`ImageData`.
+"""Data sets by name: images return :class:`ImageData`, text a :class:`TextCorpus`.
 
 Preparation (network or archive unpacking, run once by a login-node rule) is separate from loading:
-``prepare_imagenet``, ``download_cifar10``, ``prepare_demo``.
+``prepare_imagenet``, ``download_cifar10``, ``prepare_demo``, ``prepare_wikitext103``,
+``prepare_wikipedia_demo``.
 """
 
 from pathlib import Path
@@ -10,16 +11,21 @@ from .cifar10 import download_cifar10, load_cifar10
 from .demo import DEMO_SETS, load_demo, prepare_demo
 from .image_data import ImageData, TensorImageDataset
 from .imagenet import load_imagenet, prepare_imagenet
+from .text import TEXT_SETS, ContextSegments, TextCorpus, load_text_corpus
 
 DATASETS = ("imagenet", "cifar10", *DEMO_SETS)
 DEMO_OPTIONS = {"resize", "augment", "label_noise"}
 
 __all__ = [
     "DATASETS",
+    "TEXT_SETS",
+    "ContextSegments",
     "ImageData",
+    "TextCorpus",
     "TensorImageDataset",
     "build_image_data",
     "download_cifar10",
+    "load_text_corpus",
     "prepare_demo",
     "prepare_imagenet",
 ]

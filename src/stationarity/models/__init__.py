@@ -6,6 +6,7 @@ from torch import nn
 
 from .resnet import CifarResNet18, imagenet_resnet
 from .small import cnn_8_16, cnn_16_32_bn, mlp
+from .transformer_xl import transformer_xl
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet101": lambda num_classes, input_shape: imagenet_resnet(101, num_classes, input_shape),
@@ -14,6 +15,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn_8_16": cnn_8_16,
     "cnn_16_32_bn": cnn_16_32_bn,
     "mlp": mlp,
+    "transformer_xl": transformer_xl,  # num_classes = vocabulary size
 }
 
 

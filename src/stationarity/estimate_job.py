@@ -1,0 +1,120 @@
+"""Estimate jobs of the workflow: the statistics of one checkpoint over the run's fixed m samples.
+
+The m samples come from one seeded shuffle of the clean (un-augmented) training set: the estimate
+takes its first m, the sample-size study its first n for each size n, so every checkpoint of a run
+is measured on the same samples and the study's subsets are nested.
+"""
+
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from .data import TEXT_SETS, ContextSegments, build_image_data, load_text_corpus
+from .estimators import estimate, nested_subsets, sample_size_study
+from .models import build_model
+from .models.transformer_xl import WithContext
+from .run_plan import run_spec
+from .train_spec import TrainSpec
+
+ESTIMATE_OPTIONS = ("mode", "noise", "sharpness", "sharpness_rtol", "max_hvps")
+
+
+def git_commit() -> str:
+    """The commit of the code that made a result, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def estimate_options(statistics: dict) -> dict:
+    """The keyword arguments of ``estimate`` set by the config's ``statistics`` block."""
+    options = {key: statistics[key] for key in ESTIMATE_OPTIONS if key in statistics}
+    if options.get("sharpness") == "none":
+        options["sharpness"] = None
+    return options
+
+
+def measured_model(spec: TrainSpec, checkpoint: Path, device: torch.device):
+    """The checkpoint's model as the estimators see it, the samples they measure, and the state.
+
+    Images: the clean (un-augmented) training set. Language models: segments of tgt_len tokens,
+    each with the mem_len tokens before it as context, so a sample carries memory as in training.
+    """
+    options = {k: v for k, v in spec.data.items() if k not in ("name", "root")}
+    model_options = {k: v for k, v in spec.model.items() if k != "name"}
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if spec.data["name"] in TEXT_SETS:
+        corpus = load_text_corpus(spec.data["name"], Path(spec.data["root"]))
+        model = build_model(spec.model["name"], len(corpus.vocab), (), **model_options)
+        model.load_state_dict(state["model"])
+        context = model.config.mem_len
+        samples = ContextSegments(corpus.splits["train"], options["tgt_len"], context)
+        return WithContext(model, context).to(device), samples, state
+    data = build_image_data(spec.data["name"], Path(spec.data["root"]), seed=spec.seed, **options)
+    model = build_model(spec.model["name"], data.num_classes, data.input_shape, **model_options)
+    model.load_state_dict(state["model"])
+    return model.to(device), data.clean, state
+
+
+def run_columns(spec: TrainSpec, state: dict) -> dict:
+    """The columns that identify a measurement: run, step, epoch, where and with which code."""
+    return {
+        "experiment": spec.experiment,
+        "schedule": spec.schedule_name,
+        "seed": spec.seed,
+        "step": int(state["step"]),
+        "epoch": state["step"] / state["steps_per_epoch"],
+    }
+
+
+def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=None) -> pd.DataFrame:
+    """Estimate one checkpoint (or, with sizes, the sample-size study) and write a Parquet."""
+    torch.set_num_threads(threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    spec = run_spec(settings)
+    statistics = settings["config"]["statistics"]
+    model, samples, state = measured_model(spec, checkpoint, device)
+    generator = torch.Generator().manual_seed(statistics["seed"])
+    workers = 0 if device.type == "cpu" and threads <= 1 else max(0, threads - 1)
+    options = estimate_options(statistics)
+    if sizes is None:
+        m = min(statistics["samples"], len(samples))
+        indices = nested_subsets(len(samples), [m], generator)[0].tolist()
+        loader = DataLoader(
+            Subset(samples, indices),
+            batch_size=statistics["micro_batch"],
+            num_workers=workers,
+            persistent_workers=workers > 0,  # the Hessian passes reread the same samples
+        )
+        table = pd.DataFrame([asdict(estimate(model, loader, **options))])
+    else:
+        sizes = [size for size in sizes if size <= len(samples)]
+        table = sample_size_study(
+            model,
+            samples,
+            sizes,
+            micro_batch=statistics["micro_batch"],
+            seed=statistics["seed"],
+            **options,
+        )
+    columns = run_columns(spec, state)
+    for key, value in reversed(columns.items()):
+        table.insert(0, key, value)
+    table["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    table["commit"] = git_commit()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    return table

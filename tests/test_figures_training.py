@@ -1,0 +1,114 @@
+"""Tidy tables and every figure of trained runs, on tiny hand-made frames."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stationarity.figures import TRAINING_FIGURES
+from stationarity.figures.measurement import eq10_sides
+from stationarity.tables import read_train_log, tidy_statistics
+
+RUNS = [("exp", "const_0.1"), ("exp", "const_0.01")]
+
+
+def estimates() -> pd.DataFrame:
+    """One row per estimate, as estimate_job writes them: 2 runs × 3 checkpoints."""
+    rows = []
+    for (experiment, schedule), lr in zip(RUNS, (0.1, 0.01), strict=True):
+        for step in (0, 10, 20):
+            rows.append(
+                {
+                    "experiment": experiment,
+                    "schedule": schedule,
+                    "seed": 0,
+                    "step": step,
+                    "epoch": step / 10,
+                    "loss": 2.0 - step * lr,
+                    "grad_norm": 1.0 + step / 100,
+                    "noise": 4.0,
+                    "sharpness": 10.0 / (1 + lr),
+                    "top_eigenvalue": -10.0 / (1 + lr),
+                    "samples": 64,
+                    "tokens": 64,
+                    "seconds": 0.1,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def iterations() -> pd.DataFrame:
+    """Per-step training logs of the same runs."""
+    frames = [
+        pd.DataFrame(
+            {
+                "experiment": e,
+                "schedule": s,
+                "seed": 0,
+                "step": np.arange(20),
+                "epoch": np.arange(20) // 10,
+                "lr": lr,
+                "loss": np.linspace(2, 1, 20),
+            }
+        )  # fmt: skip
+        for (e, s), lr in zip(RUNS, (0.1, 0.01), strict=True)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def sample_size() -> pd.DataFrame:
+    """A sample-size study of one checkpoint per run."""
+    wide = pd.concat([estimates().assign(size=size) for size in (8, 16, 64)], ignore_index=True)
+    return tidy_statistics(wide[wide.step == 20], ["size"])
+
+
+def test_tidy_statistics_is_one_row_per_run_step_statistic():
+    tidy = tidy_statistics(estimates())
+    assert len(tidy) == 2 * 3 * 5
+    assert not tidy.duplicated(["schedule", "step", "statistic"]).any()
+    loss = tidy[(tidy.schedule == "const_0.1") & (tidy.step == 10) & (tidy.statistic == "loss")]
+    assert float(loss.value.iloc[0]) == pytest.approx(1.0)
+    assert {"samples", "seconds"} <= set(tidy.columns)
+
+
+def test_read_train_log_labels_rows_with_the_run_of_its_path(tmp_path):
+    path = tmp_path / "runs" / "exp" / "const_0.1" / "seed3" / "train_log.parquet"
+    path.parent.mkdir(parents=True)
+    iterations()[["step", "epoch", "lr", "loss"]].to_parquet(path)
+    log = read_train_log(path)
+    assert set(log.experiment) == {"exp"} and set(log.seed) == {3} and len(log) == 40
+
+
+def test_eq10_sides_match_hand_computation():
+    sides = eq10_sides(tidy_statistics(estimates()), iterations(), {"exp": 4})
+    row = sides[(sides.schedule == "const_0.1") & (sides.step == 10)].iloc[0]
+    grad, noise, sharp = 1.1, 4.0 / 2, 10.0 / 1.1
+    assert row.lhs == pytest.approx(grad**2)
+    assert row.rhs == pytest.approx(0.1 * noise * sharp * np.sqrt(grad**2 + noise**2))
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING_FIGURES))
+def test_every_training_figure_draws_tiny_frames(name):
+    sources = [
+        {
+            "experiment": "exp",
+            "schedules": ["const_0.1", "const_0.01"],
+            "batch_size": 4,
+            "branches": {"const_0.01": ["const_0.1", 10]},
+        }
+    ]
+    if name == "fig6":
+        sources[0]["last_fraction"] = 0.5
+    fig, plotted = TRAINING_FIGURES[name](
+        stats=tidy_statistics(estimates()),
+        iterations=iterations(),
+        sample_size=sample_size(),
+        sources=sources,
+    )
+    assert {"run", "schedule", "x", "statistic", "value"} <= set(plotted.columns)
+    assert len(plotted) > 0 and plotted.value.notna().all()
+    assert set(plotted.schedule) <= {"const_0.1", "const_0.01"}
+    assert len(fig.axes) >= 1
