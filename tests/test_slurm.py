@@ -49,6 +49,11 @@ DAGS = {
         ["train"],
         ["runs/tiny/const_0.1/seed0/manifest.tsv", "runs/tiny/const_0.1/seed0/train_log.parquet"],
     ),
+    "estimation": (
+        ["results/slurm/tables/tiny.parquet"],
+        ["estimate", "collect"],
+        ["stats/tiny/const_0.1/seed0/step00000016.parquet", "tables/tiny.parquet"],
+    ),
 }
 
 
