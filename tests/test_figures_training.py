@@ -112,3 +112,25 @@ def test_every_training_figure_draws_tiny_frames(name):
     assert len(plotted) > 0 and plotted.value.notna().all()
     assert set(plotted.schedule) <= {"const_0.1", "const_0.01"}
     assert len(fig.axes) >= 1
+
+
+def test_figures_and_estimates_are_mirrored_to_offline_wandb(tmp_path):
+    from stationarity.tables import mirror_figure, mirror_to_wandb
+    from stationarity.tracking import read_offline_run
+
+    png = tmp_path / "fig.png"
+    fig, _ = TRAINING_FIGURES["fig2"](
+        stats=tidy_statistics(estimates()), iterations=iterations(), sample_size=None,
+        sources=[{"experiment": "exp", "schedules": ["const_0.1"]}],
+    )  # fmt: skip
+    fig.savefig(png)
+    wandb = {"mode": "offline", "project": "p", "dir": str(tmp_path / "wandb")}
+    mirror_figure("fig2", png, wandb)
+    mirror_to_wandb(tidy_statistics(estimates()), wandb)
+    runs = sorted((tmp_path / "wandb" / "wandb").glob("offline-run-*"))
+    logged = [read_offline_run(run) for run in runs]
+    assert any("fig2" in run["summary"] for run in logged)
+    history = [row for run in logged for row in run["history"] if "estimate/grad_norm" in row]
+    assert sorted(row["estimate/grad_norm"] for row in history) == pytest.approx(
+        sorted(estimates().grad_norm)
+    )

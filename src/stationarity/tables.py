@@ -73,6 +73,24 @@ def mirror_to_wandb(stats: pd.DataFrame, wandb: dict) -> None:
         tracker.finish()
 
 
+def mirror_figure(name: str, png: Path, wandb: dict) -> None:
+    """Log a figure's PNG to W&B (job type 'figure'); the PNG itself stays the result."""
+    if wandb.get("mode", "disabled") == "disabled":
+        return
+    settings = {key: wandb[key] for key in ("mode", "project", "entity", "dir") if key in wandb}
+    tracker = Tracker()
+    tracker.start(
+        run_id=stable_run_id(f"figures/{name}"),
+        name=f"figures/{name}",
+        group="figures",
+        job_type="figure",
+        config={"figure": name},
+        **settings,
+    )
+    tracker.log_image(name, png)
+    tracker.finish()
+
+
 def collect_experiment(
     stats: Iterable[Path],
     sample_size: Iterable[Path],

@@ -53,7 +53,6 @@ rule collect:
     conda:
         "../../envs/stationarity.yaml"
     params:
-        wandb=config["wandb"],
         wandb_dir=f"{RESULTS}/wandb",
     script:
         "../scripts/collect.py"

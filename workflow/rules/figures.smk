@@ -20,5 +20,6 @@ rule figure:
     params:
         caption=figure_caption,
         sources=figure_sources,
+        wandb_dir=f"{RESULTS}/wandb",
     script:
         "../scripts/figure.py"

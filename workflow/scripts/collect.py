@@ -13,5 +13,6 @@ collect_experiment(
     sample_size=snakemake.input.sample_size,  # noqa: F821
     train_logs=snakemake.input.train_logs,  # noqa: F821
     outputs={key: Path(path) for key, path in snakemake.output.items()},  # noqa: F821
-    wandb={**snakemake.params.wandb, "dir": snakemake.params.wandb_dir},  # noqa: F821
+    # W&B settings from the config, not params: changing them must not recollect anything.
+    wandb={**snakemake.config["wandb"], "dir": snakemake.params.wandb_dir},  # noqa: F821
 )
