@@ -129,33 +129,28 @@ def theorem8(stats, iterations, sources, sample_size=None) -> tuple[plt.Figure, 
     fig, axes = plt.subplots(1, len(sources), figsize=(6.5 * len(sources), 4), squeeze=False)
     plotted = []
     for ax, source in zip(axes[0], sources, strict=True):
-        runs = in_sources(iterations, [source])
-        per_epoch = max(1, int((runs.epoch == runs.epoch.min()).sum() / runs.schedule.nunique()))
-        for schedule, (parent, at) in source["branches"].items():
-            curves = {
-                parent: runs[(runs.schedule == parent) & (runs.step >= at)],
-                schedule: runs[runs.schedule == schedule],
-            }
-            for name, run in curves.items():
-                run = run.sort_values("step")
-                x = run.step - (at if name == parent else 0)
-                y = smoothed(run.loss, per_epoch)
-                label = f"{name} (continued at η)" if name == parent else f"{name} (branch)"
-                ax.plot(x, y, lw=1.2, label=label)
-                plotted.append(
-                    pd.DataFrame(
-                        {
-                            "run": f"{source['experiment']}/{name}",
-                            "schedule": name,
-                            "x": x,
-                            "statistic": "train_loss_running_mean",
-                            "value": y,
-                        }
-                    )  # fmt: skip
-                )
+        runs = iterations[iterations.experiment == source["experiment"]]  # parents are not listed
+        per_epoch = int((runs.epoch == runs.epoch.min()).sum() / runs.schedule.nunique())
+        curves = {parent: at for parent, at in source["branches"].values()}  # each parent once
+        curves.update({schedule: 0 for schedule in source["branches"]})
+        for name, at in curves.items():
+            run = runs[(runs.schedule == name) & (runs.step >= at)].sort_values("step")
+            x, y = run.step - at, smoothed(run.loss, max(1, per_epoch))
+            label = f"{name} (branch)" if name in source["branches"] else f"{name} (continued at η)"
+            ax.plot(x, y, lw=1.2, label=label)
+            plotted.append(
+                pd.DataFrame(
+                    {
+                        "run": f"{source['experiment']}/{name}",
+                        "schedule": name,
+                        "x": x,
+                        "statistic": "train_loss_running_mean",
+                        "value": y,
+                    }
+                )  # fmt: skip
+            )
         ax.set(title=f"{source['experiment']}: branches at c·η", xlabel="steps since the branch")
         ax.set_ylabel("training loss (running mean over an epoch)")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    plotted = pd.concat(plotted, ignore_index=True).drop_duplicates(["schedule", "x"])
-    return fig, plotted
+    return fig, pd.concat(plotted, ignore_index=True)
