@@ -1,7 +1,6 @@
 """The workflow as a user runs it: dry runs, the synthetic targets end to end, bad input."""
 
 import re
-import time
 
 import pandas as pd
 import pytest
@@ -116,9 +115,7 @@ def test_bad_config_fails_fast_naming_the_key(repo, tmp_path, key, line, message
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True) + (line or ""))
     work = tmp_path / "work"
-    start = time.monotonic()
     result = snakemake("--configfile", str(path), "--replace-workflow-config", "all", workdir=work)
-    assert time.monotonic() - start < 10
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (work / "results").exists()
