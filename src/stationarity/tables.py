@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import atomic_write_bytes
-from .tracking import Tracker, stable_run_id
+from .tracking import WANDB_KEYS, Tracker, stable_run_id
 
 RUN = ["experiment", "schedule", "seed"]
 STATISTICS = ["loss", "grad_norm", "noise", "sharpness", "top_eigenvalue"]
@@ -50,21 +50,28 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, frame.reset_index(drop=True).to_parquet(index=False))
 
 
+def mirror_run(wandb: dict, name: str, job_type: str, group: str, config: dict) -> Tracker:
+    """A started W&B mirror run for ``name`` and ``job_type`` (a no-op when W&B is disabled)."""
+    tracker = Tracker()
+    tracker.start(
+        run_id=stable_run_id(f"{name}/{job_type}"),
+        name=name,
+        group=group,
+        job_type=job_type,
+        config=config,
+        **{key: value for key, value in wandb.items() if key in WANDB_KEYS},
+    )
+    return tracker
+
+
 def mirror_to_wandb(stats: pd.DataFrame, wandb: dict) -> None:
     """Log each run's estimates to W&B (job type 'estimate', grouped by experiment)."""
     if wandb.get("mode", "disabled") == "disabled" or stats.empty:
         return
-    settings = {key: wandb[key] for key in ("mode", "project", "entity", "dir") if key in wandb}
     for (experiment, schedule, seed), run in stats.groupby(RUN):
-        path = f"{experiment}/{schedule}/seed{seed}"
-        tracker = Tracker()
-        tracker.start(
-            run_id=stable_run_id(f"{path}/estimate"),
-            name=path,
-            group=experiment,
-            job_type="estimate",
-            config={"experiment": experiment, "schedule": schedule, "seed": int(seed)},
-            **settings,
+        config = {"experiment": experiment, "schedule": schedule, "seed": int(seed)}
+        tracker = mirror_run(
+            wandb, f"{experiment}/{schedule}/seed{seed}", "estimate", experiment, config
         )
         wide = run.pivot_table(index=["step", "epoch"], columns="statistic", values="value")
         for (step, epoch), row in wide.iterrows():
@@ -77,16 +84,7 @@ def mirror_figure(name: str, png: Path, wandb: dict) -> None:
     """Log a figure's PNG to W&B (job type 'figure'); the PNG itself stays the result."""
     if wandb.get("mode", "disabled") == "disabled":
         return
-    settings = {key: wandb[key] for key in ("mode", "project", "entity", "dir") if key in wandb}
-    tracker = Tracker()
-    tracker.start(
-        run_id=stable_run_id(f"figures/{name}"),
-        name=f"figures/{name}",
-        group="figures",
-        job_type="figure",
-        config={"figure": name},
-        **settings,
-    )
+    tracker = mirror_run(wandb, f"figures/{name}", "figure", "figures", {"figure": name})
     tracker.log_image(name, png)
     tracker.finish()
 
