@@ -5,7 +5,8 @@ import torch
 from estimator_models import seeded
 from torch import nn
 
-from stationarity.estimators.layer_rules import RULES, LayerCall, ghost_is_cheaper
+from stationarity.estimators import conv_grads
+from stationarity.estimators.layer_rules import RULES, LayerCall, conv_strategy, ghost_is_cheaper
 from stationarity.estimators.vmap_fallback import vmap_rule
 
 BATCH = 5
@@ -15,10 +16,10 @@ def _image(channels: int, size: int = 7) -> tuple[int, ...]:
     return (BATCH, channels, size, size)
 
 
-def _batch_norm(module: nn.modules.batchnorm._BatchNorm) -> nn.Module:
+def _batch_norm(module: nn.modules.batchnorm._BatchNorm, offset: float = 0.0) -> nn.Module:
     generator = seeded(5)
     with torch.no_grad():
-        module.running_mean.copy_(torch.randn(module.num_features, generator=generator))
+        module.running_mean.copy_(torch.randn(module.num_features, generator=generator) + offset)
         module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
     return module.eval()
 
@@ -45,6 +46,22 @@ CASES = {
         None,
     ),
     "conv2d grouped": (lambda: nn.Conv2d(4, 6, 3, groups=2, padding=1), _image(4), None),
+    "conv2d polyphase": (lambda: nn.Conv2d(8, 4, 3, padding=1), _image(8), None),
+    "conv2d polyphase, strided, dilated": (
+        lambda: nn.Conv2d(8, 4, 3, stride=2, dilation=2, padding=2, bias=False),
+        _image(8, 9),
+        None,
+    ),
+    "conv2d polyphase, stride 3, rectangular kernel": (
+        lambda: nn.Conv2d(8, 3, (2, 3), stride=(3, 2), padding=(1, 0)),
+        _image(8, 8),
+        None,
+    ),
+    "conv2d polyphase, grouped": (
+        lambda: nn.Conv2d(16, 8, 3, groups=2, padding=1),
+        _image(16),
+        None,
+    ),
     "conv2d depthwise 1x1": (lambda: nn.Conv2d(4, 4, 1, groups=4), _image(4), None),
     "conv2d padding same, even kernel": (
         lambda: nn.Conv2d(2, 3, 2, padding="same"),
@@ -57,6 +74,11 @@ CASES = {
         None,
     ),
     "batchnorm2d eval": (lambda: _batch_norm(nn.BatchNorm2d(3)), _image(3), None),
+    "batchnorm2d eval, running means far from zero (centred)": (
+        lambda: _batch_norm(nn.BatchNorm2d(3), offset=50.0),
+        _image(3),
+        None,
+    ),
     "batchnorm1d eval": (lambda: _batch_norm(nn.BatchNorm1d(3)), (BATCH, 3), None),
     "batchnorm1d eval over a sequence": (
         lambda: _batch_norm(nn.BatchNorm1d(3)),
@@ -86,6 +108,18 @@ def _randomised(module: nn.Module) -> nn.Module:
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_closed_form_matches_vmap(case):
+    _check_against_vmap(case)
+
+
+@pytest.mark.parametrize(
+    "case", ["conv2d", "conv2d grouped", "conv2d stride 3, rectangular kernel"]
+)
+def test_im2col_columns_in_chunks_of_one_sample_match_vmap(case, monkeypatch):
+    monkeypatch.setattr(conv_grads, "COLUMN_CHUNK_ELEMENTS", 1)
+    _check_against_vmap(case)
+
+
+def _check_against_vmap(case: str) -> None:
     make, shape, vocabulary = CASES[case]
     torch.manual_seed(0)
     module = _randomised(make().double())
@@ -121,21 +155,44 @@ def test_batch_norm_in_train_mode_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("case", "ghost"),
+    ("case", "strategy"),
     [
-        ("linear over a sequence", True),
-        ("linear over a long sequence (materialised)", False),
-        ("conv2d ghost, strided", True),
-        ("conv2d", False),
+        ("linear over a sequence", "ghost"),
+        ("linear over a long sequence (materialised)", "materialise"),
+        ("conv2d ghost, strided", "ghost"),
+        ("conv2d", "columns"),
+        ("conv2d stride 3, rectangular kernel", "columns"),
+        ("conv2d polyphase, strided, dilated", "polyphase"),
+        ("conv2d polyphase, grouped", "polyphase"),
     ],
 )
-def test_the_cases_cover_both_strategies(case, ghost):
+def test_the_cases_cover_every_strategy(case, strategy):
     make, shape, _ = CASES[case]
     module = make()
     if isinstance(module, nn.Linear):
-        decision = ghost_is_cheaper(shape[1], module.in_features, module.out_features)
-    else:
-        positions = module(torch.zeros(shape)).shape[-2:].numel()
-        a, b = module.weight[0].numel(), module.out_channels // module.groups
-        decision = ghost_is_cheaper(positions, a, b, unfolded=2 * positions * a)
-    assert decision == ghost
+        ghost = ghost_is_cheaper(shape[1], module.in_features, module.out_features)
+        assert ("ghost" if ghost else "materialise") == strategy
+        return
+    positions = module(torch.zeros(shape)).shape[-2:].numel()
+    a, b = module.weight[0].numel(), module.out_channels // module.groups
+    assert conv_strategy(positions, a, b, module.in_channels // module.groups) == strategy
+
+
+def test_batch_norm_centres_inputs_whose_mean_is_far_from_zero():
+    """In float32, Σδx − μΣδ would lose digits when |μ| ≫ σ; the rule centres x then."""
+    module = _batch_norm(nn.BatchNorm2d(3))
+    generator = seeded(2)
+    x = torch.randn(_image(3), generator=generator)
+    grad_output = torch.randn(_image(3), generator=generator)
+    for offset in (0.0, 1e4):
+        with torch.no_grad():
+            module.running_mean.fill_(offset)
+            module.running_var.fill_(1.0)
+        shifted = x + offset
+        call = LayerCall(module, (shifted,), {}, (grad_output,))
+        # x − μ in float64, from the float32 inputs the rule sees
+        reference = (grad_output.double() * (shifted.double() - offset)).sum((2, 3))
+        reference = reference * torch.rsqrt(torch.tensor(1.0 + module.eps, dtype=torch.float64))
+        weight = RULES[nn.BatchNorm2d](call)["weight"]
+        expected = reference.square().sum(1)
+        torch.testing.assert_close(weight.sq_norms.double(), expected, rtol=1e-5, atol=0)

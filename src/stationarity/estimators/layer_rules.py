@@ -24,16 +24,19 @@ parameters fall back to :func:`stationarity.estimators.vmap_fallback.vmap_rule`.
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .conv_grads import conv2d_weight_grad
+from .conv_grads import Geometry, columns, columns_weight_grad, polyphase_weight_grad
 
 # Floating-point operations that take about as long as moving one number to or from memory
 # (tens on CPUs and GPUs alike); only its order of magnitude matters.
 FLOPS_PER_WORD = 40.0
+# Below this many input channels per group, k_h·k_w matmuls of that many rows run poorly.
+MIN_POLYPHASE_CHANNELS = 8
 
 
 class PerSampleGrad(NamedTuple):
@@ -135,6 +138,19 @@ def _conv_input(module: nn.Conv2d, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
     return x, module.padding
 
 
+def conv_strategy(positions: int, a: int, b: int, in_channels: int) -> str:
+    """How to get per-sample gradients of a convolution with b×a weights per group.
+
+    "ghost" where the ghost norm is cheaper (deep layers with few positions); otherwise the
+    gradients are materialised: from im2col "columns" where a group has fewer than
+    ``MIN_POLYPHASE_CHANNELS`` input channels (the copy is small and one matmul per sample beats
+    k_h·k_w thin ones), else by "polyphase" offsets without a copy.
+    """
+    if ghost_is_cheaper(positions, a, b, unfolded=2 * positions * a):
+        return "ghost"
+    return "columns" if in_channels < MIN_POLYPHASE_CHANNELS else "polyphase"
+
+
 @register_rule(nn.Conv2d)
 def conv2d(call: LayerCall) -> dict[str, PerSampleGrad]:
     """2-D convolutions with any stride, dilation, padding and groups."""
@@ -142,17 +158,16 @@ def conv2d(call: LayerCall) -> dict[str, PerSampleGrad]:
     x, padding = _conv_input(module, call.args[0])
     n, groups, positions = x.shape[0], module.groups, delta.shape[-2] * delta.shape[-1]
     a, b = module.weight[0].numel(), module.out_channels // groups
-    if ghost_is_cheaper(positions, a, b, unfolded=2 * positions * a):
-        columns = F.unfold(x, module.kernel_size, module.dilation, padding, module.stride)
-        columns = columns.reshape(n, groups, a, positions).mT
-        weight = outer_product_grad(columns, delta.reshape(n, groups, b, positions).mT)
+    geometry = Geometry(module.kernel_size, module.stride, module.dilation, padding, groups)
+    strategy = conv_strategy(positions, a, b, module.in_channels // groups)
+    if strategy == "ghost":
+        unfolded = columns(x, geometry, delta.shape[-2:])
+        unfolded = unfolded.reshape(n, groups, a, positions).mT
+        weight = outer_product_grad(unfolded, delta.reshape(n, groups, b, positions).mT)
         weight = PerSampleGrad(weight.sq_norms, weight.total.reshape(module.weight.shape))
     else:
-        weight = PerSampleGrad(
-            *conv2d_weight_grad(
-                x, delta, module.kernel_size, module.stride, module.dilation, padding, groups
-            )
-        )
+        materialise = columns_weight_grad if strategy == "columns" else polyphase_weight_grad
+        weight = PerSampleGrad(*materialise(x, delta, geometry))
     grads = {"weight": weight}
     if module.bias is not None:
         grads["bias"] = from_per_sample(delta.sum((2, 3)))
@@ -191,10 +206,33 @@ def batch_norm_eval(call: LayerCall) -> dict[str, PerSampleGrad]:
             "in train mode a sample's output depends on the whole batch"
         )
     x, delta = _channel_major(call.args[0]), _channel_major(call.grad_output)
-    # Centre before multiplying: Σδx − μΣδ would cancel when |μ| ≫ the spread of x.
-    centred = (delta * (x - module.running_mean[:, None])).sum(2)
+    mean, delta_sum = module.running_mean[:, None], delta.sum(2)
+    if _means_are_small(module):
+        centred = torch.linalg.vecdot(delta, x, dim=2) - mean.squeeze(1) * delta_sum
+    else:
+        centred = (delta * (x - mean)).sum(2)
     weighted = centred * torch.rsqrt(module.running_var + module.eps)
-    return _affine_grads(module, weighted, delta.sum(2))
+    return _affine_grads(module, weighted, delta_sum)
+
+
+# Σ_s δ(x − μ) as Σ_s δx − μΣ_s δ saves two passes over the activations but loses a factor of
+# about 1 + |μ|/σ in accuracy to cancellation. It is used where every running mean lies within
+# this many running standard deviations of zero (float32 then keeps ~6 digits); else x is
+# centred first.
+MAX_UNCENTRED_MEAN = 8.0
+_small_means: "WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], bool]]" = WeakKeyDictionary()
+
+
+def _means_are_small(module: nn.Module) -> bool:
+    """Whether all |μ|/σ ≤ ``MAX_UNCENTRED_MEAN``; cached per running statistics (no GPU sync)."""
+    mean, var = module.running_mean, module.running_var
+    key = (mean.data_ptr(), mean._version, var.data_ptr(), var._version)
+    cached = _small_means.get(module)
+    if cached is None or cached[0] != key:
+        ratio = mean.abs() * torch.rsqrt(var + module.eps)
+        cached = key, bool(ratio.max() <= MAX_UNCENTRED_MEAN)
+        _small_means[module] = cached
+    return cached[1]
 
 
 @register_rule(nn.GroupNorm)

@@ -1,19 +1,20 @@
 """Exact per-sample squared gradient norms from one ordinary backward pass.
 
-Every module that owns parameters (a "unit") runs, for the duration of the pass, inside a custom
-autograd function. Its backward hands the module's inputs and output gradients to the module's
-closed-form rule (``layer_rules``) or to the vmap fallback, and passes only the input gradients on.
-The rule returns the per-sample squared norms and the summed parameter gradient, so autograd never
-computes parameter gradients itself, and the pass costs little more than a plain one.
+Every module that owns parameters (a "unit") runs, for the duration of the pass, with its
+parameters frozen, and its outputs pass through an identity autograd function. That function's
+backward hands the module's inputs and output gradients to the module's closed-form rule
+(``layer_rules``) or to the vmap fallback. The rule returns the per-sample squared norms and the
+summed parameter gradient, so autograd never computes parameter gradients itself, and the pass
+costs little more than a plain one.
 
 A parameter shared by two units (weight tying) makes their closest common ancestor one unit, under
-the vmap fallback. A parameter used outside its unit's forward (``F.linear(x, other.weight)``) is
-detected after the backward pass and refused.
+the vmap fallback. A parameter used outside the forward of every unit (``F.linear(x, w)`` in a
+module's own forward) is detected after the backward pass and refused.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -25,7 +26,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from .gradient_sums import BatchTotals, GradientSums
 from .layer_rules import RULES, LayerCall, Rule
 from .losses import LossFn
-from .microbatches import Batch, flatten, on_device, trainable_parameters
+from .microbatches import Batch, on_device, trainable_parameters
 from .vmap_fallback import vmap_rule
 
 
@@ -83,67 +84,96 @@ def find_units(model: nn.Module, rules: dict[type, Rule] = RULES) -> list[Unit]:
 
 
 class _Tally:
-    """Per-sample squared norms of the current micro-batch and summed gradients of the pass."""
+    """Per-sample squared norms and summed gradients, per micro-batch and over the pass."""
 
-    def __init__(self, units: list[Unit], device: torch.device):
+    def __init__(self, params: list[nn.Parameter], device: torch.device):
         self.anchor = torch.zeros((), device=device, requires_grad=True)
-        self.grads = {
-            p: torch.zeros_like(p, dtype=torch.float64) for u in units for p in u.params.values()
-        }
+        self.params = params
+        self.grad = torch.zeros(sum(p.numel() for p in params), dtype=torch.float64, device=device)
         self.sq_norm_sum = torch.zeros((), dtype=torch.float64, device=device)
         self.batch_size = 0
-        self.sq_norms = self.sq_norm_sum
         self.called: set[Unit] = set()
+        self.totals: dict[nn.Parameter, Tensor] = {}
+        self.sq_norms: list[Tensor] = []
 
     def start(self, batch_size: int) -> None:
         self.batch_size = batch_size
-        self.sq_norms = self.sq_norm_sum.new_zeros(batch_size)
         self.called.clear()
+        self.totals.clear()
+        self.sq_norms.clear()
 
     def record(self, unit: Unit, call: LayerCall) -> None:
         grads = unit.rule(call)
         for name, param in unit.params.items():
-            self.sq_norms += grads[name].sq_norms
-            self.grads[param] += grads[name].total
+            total = grads[name].total
+            if total.shape != param.shape:
+                raise RuntimeError(
+                    f"the rule for {type(unit.module).__name__} returned a gradient of {name} "
+                    f"with shape {tuple(total.shape)}; the parameter has {tuple(param.shape)}"
+                )
+            self.sq_norms.append(grads[name].sq_norms)
+            self.totals[param] = total
 
     def finish(self) -> None:
-        self.sq_norm_sum += self.sq_norms.sum()
+        # Few large operations per micro-batch rather than two per parameter: on small models
+        # the per-operation overhead would cost more than the arithmetic.
+        if self.sq_norms:
+            self.sq_norm_sum += torch.stack(self.sq_norms).sum(dtype=torch.float64)
+        pieces = [
+            self.totals[p].reshape(-1) if p in self.totals else p.new_zeros(p.numel())
+            for p in self.params
+        ]
+        self.grad += torch.cat(pieces)
+
+
+def _flatten(tree: Any) -> tuple[list, Any]:
+    """``tree_flatten`` with fast paths for a lone tensor and for tensor-only positional calls.
+
+    A generic pytree walk costs tens of microseconds, several times per unit and micro-batch;
+    small models would spend more on it than on their arithmetic.
+    """
+    if isinstance(tree, Tensor):
+        return [tree], _TENSOR
+    if (
+        isinstance(tree, tuple)
+        and len(tree) == 2
+        and type(tree[0]) is tuple
+        and tree[1] == {}
+        and all(isinstance(v, Tensor) for v in tree[0])
+    ):
+        return list(tree[0]), _TENSOR_ARGS
+    return tree_flatten(tree)
+
+
+def _unflatten(leaves: list, spec: Any) -> Any:
+    """The inverse of :func:`_flatten`."""
+    if spec is _TENSOR:
+        return leaves[0]
+    if spec is _TENSOR_ARGS:
+        return tuple(leaves), {}
+    return tree_unflatten(leaves, spec)
+
+
+_TENSOR, _TENSOR_ARGS = object(), object()
 
 
 @dataclass(eq=False)
 class _Call:
-    """One call of a unit: how to rebuild its arguments and outputs around the tapped tensors."""
+    """One call of a unit: its arguments, to rebuild them for the rule in the backward pass."""
 
     unit: Unit
     forward: Any
     tally: _Tally
     flat_args: list
     args_spec: Any
-    out_leaves: list | None = None
-    out_spec: Any = None
 
-    def with_tensors(self, tensors: Iterable[Tensor]) -> tuple[tuple, dict]:
-        replacements = iter(tensors)
-        flat = [next(replacements) if isinstance(v, Tensor) else v for v in self.flat_args]
-        return tree_unflatten(flat, self.args_spec)
-
-    def run(self, tensors: list[Tensor]) -> list[Tensor]:
-        args, kwargs = self.with_tensors(tensors)
-        self.out_leaves, self.out_spec = tree_flatten(self.forward(*args, **kwargs))
-        outputs = [o for o in self.out_leaves if isinstance(o, Tensor)]
-        for output in outputs:
-            if output.is_floating_point() and (
-                output.dim() == 0 or output.shape[0] != self.tally.batch_size
-            ):
-                raise ValueError(
-                    f"{type(self.unit.module).__name__} returned shape {tuple(output.shape)}: "
-                    f"per-sample gradients need the batch ({self.tally.batch_size}) on dim 0 "
-                    "(e.g. expand position ids to (batch, length) before an Embedding)"
-                )
-        return outputs
+    def tensors(self) -> list[Tensor]:
+        return [v.detach() for v in self.flat_args if isinstance(v, Tensor)]
 
     def record(self, tensors: tuple[Tensor, ...], grad_outputs: tuple[Tensor, ...]) -> None:
-        args, kwargs = self.with_tensors(t.detach() for t in tensors)
+        replacements = iter(tensors)
+        flat = [next(replacements) if isinstance(v, Tensor) else v for v in self.flat_args]
+        args, kwargs = _unflatten(flat, self.args_spec)
         module = self.unit.module
         # A rule may call the module (the vmap fallback does): give it the untapped forward.
         tapped, module.forward = module.forward, self.forward
@@ -152,44 +182,36 @@ class _Call:
         finally:
             module.forward = tapped
 
-    def outputs(self, tensors: tuple[Tensor, ...]) -> Any:
-        replacements = iter(tensors)
-        flat = [next(replacements) if isinstance(v, Tensor) else v for v in self.out_leaves]
-        return tree_unflatten(flat, self.out_spec)
-
 
 class _Tap(torch.autograd.Function):
-    """Runs a unit's forward; its backward records the unit's per-sample gradients."""
+    """Identity on a unit's outputs; its backward hands the unit's call to the unit's rule.
+
+    The anchor (a scalar that requires grad) keeps the outputs in the graph even where neither
+    the inputs nor the (frozen) parameters require grad, as in a first layer.
+    """
 
     @staticmethod
-    def forward(ctx, call: _Call, anchor: Tensor, *tensors: Tensor) -> tuple[Tensor, ...]:
-        needs_grad = ctx.needs_input_grad[2:]
-        inner = [t.detach().requires_grad_(n) for t, n in zip(tensors, needs_grad, strict=True)]
-        # Only input gradients flow through the inner graph; the rule supplies parameter ones.
-        with torch.enable_grad() if any(needs_grad) else nullcontext():
-            outputs = call.run(inner)
-        ctx.call, ctx.inner_inputs, ctx.inner_outputs = call, inner, outputs
-        ctx.save_for_backward(*tensors)
+    def forward(ctx, call: _Call, anchor: Tensor, *outputs: Tensor) -> tuple[Tensor, ...]:
+        ctx.call = call
+        ctx.save_for_backward(*call.tensors())
         results = tuple(o.detach() for o in outputs)
         ctx.mark_non_differentiable(*(r for r in results if not r.is_floating_point()))
         return results
 
     @staticmethod
     def backward(ctx, *grad_outputs: Tensor) -> tuple[Tensor | None, ...]:
-        tensors = ctx.saved_tensors
-        ctx.call.record(tensors, grad_outputs)
-        input_grads: list[Tensor | None] = [None] * len(tensors)
-        wanted = [i for i, t in enumerate(ctx.inner_inputs) if t.requires_grad]
-        outputs = zip(ctx.inner_outputs, grad_outputs, strict=True)
-        pairs = [(o, g) for o, g in outputs if o.requires_grad]
-        if wanted and pairs:
-            outputs, output_grads = zip(*pairs, strict=True)
-            found = torch.autograd.grad(
-                outputs, [ctx.inner_inputs[i] for i in wanted], output_grads, allow_unused=True
+        ctx.call.record(ctx.saved_tensors, grad_outputs)
+        return (None, None, *grad_outputs)
+
+
+def _check_batch_dim(unit: Unit, outputs: list[Tensor], batch_size: int) -> None:
+    for output in outputs:
+        if output.is_floating_point() and (output.dim() == 0 or output.shape[0] != batch_size):
+            raise ValueError(
+                f"{type(unit.module).__name__} returned shape {tuple(output.shape)}: "
+                f"per-sample gradients need the batch ({batch_size}) on dim 0 "
+                "(e.g. expand position ids to (batch, length) before an Embedding)"
             )
-            for i, g in zip(wanted, found, strict=True):
-                input_grads[i] = g
-        return (None, None, *input_grads)
 
 
 def _tapped_forward(unit: Unit, forward: Any, tally: _Tally, *args: Any, **kwargs: Any) -> Any:
@@ -199,10 +221,25 @@ def _tapped_forward(unit: Unit, forward: Any, tally: _Tally, *args: Any, **kwarg
             "gradient is the sum over both calls, which per-call rules cannot square"
         )
     tally.called.add(unit)
-    flat_args, args_spec = tree_flatten((args, kwargs))
-    call = _Call(unit, forward, tally, flat_args, args_spec)
-    tensors = [v for v in flat_args if isinstance(v, Tensor)]
-    return call.outputs(_Tap.apply(call, tally.anchor, *tensors))
+    # Frozen for the call, the parameters get no gradient from autograd (the rule supplies it),
+    # and every operation of the module stays in the one ordinary graph. All are frozen, not
+    # only the unit's own: a rule may cover a tied weight that another unit owns (lm_rules).
+    params = tally.params
+    for param in params:
+        param.requires_grad_(False)
+    try:
+        output = forward(*args, **kwargs)
+    finally:
+        for param in params:
+            param.requires_grad_(True)
+    leaves, out_spec = _flatten(output)
+    outputs = [v for v in leaves if isinstance(v, Tensor)]
+    _check_batch_dim(unit, outputs, tally.batch_size)
+    call = _Call(unit, forward, tally, *_flatten((args, kwargs)))
+    replacements = iter(_Tap.apply(call, tally.anchor, *outputs))
+    return _unflatten(
+        [next(replacements) if isinstance(v, Tensor) else v for v in leaves], out_spec
+    )
 
 
 @contextmanager
@@ -232,7 +269,7 @@ def per_sample_pass(
     names = {p: name for name, p in model.named_parameters()}
     units = find_units(model, rules)
     device = params[0].device
-    tally = _Tally(units, device)
+    tally = _Tally(params, device)
     totals = BatchTotals(device)
     with _tapped(units, tally):
         for inputs, targets in on_device(batches, device):
@@ -247,4 +284,4 @@ def per_sample_pass(
                 )
             tally.finish()
             totals.add(loss, count, len(targets))
-    return totals.sums(flatten(tally.grads[p] for p in params), float(tally.sq_norm_sum))
+    return totals.sums(tally.grad, float(tally.sq_norm_sum))
