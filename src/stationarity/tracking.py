@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -113,9 +114,35 @@ class Tracker:
         self._call("log_image", lambda: self.run.log({key: wandb.Image(str(path))}))
 
     def finish(self) -> None:
-        """Close the run (it can be resumed later with the same id)."""
+        """Close the run (it can be resumed later with the same id).
+
+        Offline, W&B's service process may still be writing the run's file when ``finish``
+        returns; wait until its exit record is on disk, so a job that ends next loses nothing.
+        """
+        sync_file = None
+        if self.run is not None and self.mode == "offline":
+            sync_file = Path(self.run.settings.sync_file)
         self._call("finish", lambda: self.run.finish())
         self.run = None
+        if sync_file is not None and not _wait_for_exit_record(sync_file, FINISH_TIMEOUT_S):
+            warnings.warn(
+                f"W&B had not written the end of {sync_file} after {FINISH_TIMEOUT_S:.0f} s",
+                stacklevel=2,
+            )
+
+
+FINISH_TIMEOUT_S = 30.0
+
+
+def _wait_for_exit_record(path: Path, timeout_s: float) -> bool:
+    """Whether the offline run file at ``path`` holds its exit record within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if path.exists() and _has_exit_record(path.read_bytes()):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 # --- Uploading offline runs from the login node ----------------------------------------------
@@ -242,6 +269,19 @@ def _merge_items(target: dict, items) -> dict:
             node = node.setdefault(key, {})
         node[keys[-1]] = _item_value(item)
     return target
+
+
+def _has_exit_record(data: bytes) -> bool:
+    from wandb.proto import wandb_internal_pb2
+
+    if data[:4] != b":W&B":
+        return False
+    for payload in _payloads(data):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        if record.WhichOneof("record_type") == "exit":
+            return True
+    return False
 
 
 def read_offline_run(run_dir: Path) -> dict:
