@@ -34,8 +34,8 @@ class Geometry(NamedTuple):
     groups: int
 
 
-# Bound on the im2col copy of one chunk of samples (elements; 2^24 floats are 64 MiB).
-COLUMN_CHUNK_ELEMENTS = 2**24
+# Bound on the im2col copy of one chunk of samples (elements; 2^26 floats are 256 MiB).
+COLUMN_CHUNK_ELEMENTS = 2**26
 
 
 def columns(x: Tensor, geometry: Geometry, out_shape: Pair) -> Tensor:
