@@ -58,15 +58,16 @@ def columns_weight_grad(x: Tensor, delta: Tensor, geometry: Geometry) -> tuple[T
     kernel_size, groups = geometry.kernel_size, geometry.groups
     a = x.shape[1] // groups * kernel_size[0] * kernel_size[1]
     chunk = max(1, COLUMN_CHUNK_ELEMENTS // (a * groups * rows * cols))
-    sq_norms, total = [], delta.new_zeros(groups, out_channels // groups, a)
+    sq_norms, total = [], delta.new_zeros(groups, a, out_channels // groups)
     for x_part, delta_part in zip(x.split(chunk), delta.split(chunk), strict=True):
         unfolded = columns(x_part, geometry, (rows, cols))
         unfolded = unfolded.reshape(-1, a, rows * cols)  # (chunk·groups, a, positions)
         spread = delta_part.reshape(-1, out_channels // groups, rows * cols)
-        grads = torch.bmm(spread, unfolded.mT).reshape(len(x_part), groups, -1, a)
+        # Transposed gradients (a × b per sample): this product order runs faster on CPUs.
+        grads = torch.bmm(unfolded, spread.mT).reshape(len(x_part), groups, a, -1)
         sq_norms.append(torch.linalg.vector_norm(grads, dim=(1, 2, 3)).square())
         total += grads.sum(0)
-    return torch.cat(sq_norms), total.reshape(out_channels, -1, *kernel_size)
+    return torch.cat(sq_norms), total.mT.reshape(out_channels, -1, *kernel_size)
 
 
 def _polyphase(x: Tensor, padding: Pair, shape: Pair, stride: Pair, groups: int) -> Tensor:
