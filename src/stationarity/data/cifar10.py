@@ -5,8 +5,6 @@ import socket
 import urllib.error
 from pathlib import Path
 
-from torchvision import datasets, transforms
-
 from .image_data import ImageData
 
 # kuangliu/pytorch-cifar's normalisation constants.
@@ -16,6 +14,8 @@ STD = (0.2023, 0.1994, 0.2010)
 
 def download_cifar10(root: Path, timeout_s: float = 60.0) -> Path:
     """Download and check CIFAR-10 into ``root``; without network fail in a few ``timeout_s``."""
+    from torchvision import datasets  # imports triton and sympy: 1.6 s, so only when needed
+
     previous = socket.getdefaulttimeout()
     # torchvision calls urlopen with no timeout: a firewall that drops packets would hang forever.
     socket.setdefaulttimeout(timeout_s)
@@ -33,6 +33,8 @@ def download_cifar10(root: Path, timeout_s: float = 60.0) -> Path:
 
 def load_cifar10(root: Path) -> ImageData:
     """The 50,000 training images: RandomCrop 32 (padding 4) + flip, and a clean copy."""
+    from torchvision import datasets, transforms
+
     normalise = [transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
     augment = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
     try:

@@ -14,9 +14,6 @@ import shutil
 import tarfile
 from pathlib import Path
 
-import scipy.io
-from torchvision import datasets, transforms
-
 from ..atomic import atomic_write_bytes
 from .image_data import ImageData
 
@@ -47,6 +44,8 @@ def check_archives(archive_dir: Path, config_key: str) -> dict[str, Path]:
 
 def read_devkit(devkit: Path) -> tuple[dict[int, str], dict[str, str], list[int]]:
     """ILSVRC2012_ID -> wnid and wnid -> words for the 1,000 classes, and the val labels as IDs."""
+    import scipy.io
+
     with tarfile.open(devkit) as tar:
         meta = scipy.io.loadmat(io.BytesIO(tar.extractfile(DEVKIT_META).read()), squeeze_me=True)
         val_ids = [int(line) for line in tar.extractfile(DEVKIT_VAL_LABELS).read().split()]
@@ -116,6 +115,8 @@ def prepare_imagenet(
 
 def load_imagenet(root: Path) -> ImageData:
     """Training images with RandomResizedCrop 224 + flip, and a Resize 256 + CenterCrop 224 copy."""
+    from torchvision import datasets, transforms  # slow to import: only when needed
+
     root = Path(root)
     if not (root / MARKER).exists():
         raise FileNotFoundError(

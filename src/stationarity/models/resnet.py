@@ -1,7 +1,6 @@
 """ResNets: torchvision's ImageNet ResNet-101/-18 and kuangliu/pytorch-cifar's CIFAR ResNet-18."""
 
 import torch.nn.functional as F
-import torchvision
 from torch import Tensor, nn
 
 
@@ -9,6 +8,8 @@ def imagenet_resnet(depth: int, num_classes: int, input_shape: tuple[int, int, i
     """torchvision's ResNet-``depth`` from scratch (v1.5: stride on the 3x3 conv, He init)."""
     if input_shape[0] != 3:
         raise ValueError(f"resnet{depth} needs 3-channel images, got input shape {input_shape}")
+    import torchvision  # imports triton and sympy: 1.6 s, so only when needed
+
     builder = {18: torchvision.models.resnet18, 101: torchvision.models.resnet101}[depth]
     return builder(weights=None, num_classes=num_classes)
 
