@@ -88,11 +88,11 @@ def test_wikipedia_text_is_tokenised_like_wikitext():
     assert with_unknowns(lines[1:2], {"A", "."}) == ["A <unk> ."]
 
 
-def test_context_segments_pair_inputs_with_next_tokens():
+def test_context_segments_pair_windows_with_next_tokens():
     tokens = torch.arange(20, dtype=torch.int32)
     segments = ContextSegments(tokens, length=4, context=3)
     assert len(segments) == (20 - 3 - 1) // 4
-    inputs, targets = segments[1]
-    assert inputs.tolist() == list(range(4, 11)) and targets.tolist() == list(range(8, 12))
+    window, targets = segments[1]
+    assert window.tolist() == list(range(4, 12)) and targets.tolist() == list(range(8, 12))
     last_inputs, last_targets = segments[len(segments) - 1]
     assert last_targets[-1] <= 19

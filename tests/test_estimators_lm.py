@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stationarity.data import ContextSegments
-from stationarity.estimators import estimate, summed_cross_entropy
+from stationarity.estimators import estimate, summed_target_nll
 from stationarity.estimators.layer_rules import RULES
 from stationarity.estimators.per_sample_norms import per_sample_pass
 from stationarity.estimators.vmap_fallback import vmap_rule
@@ -43,14 +43,14 @@ def brute_force(model, batches):
     grads, loss, tokens = [], 0.0, 0
     for inputs, targets in batches:
         for x, y in zip(inputs, targets, strict=True):
-            total, count = summed_cross_entropy(model(x[None]), y[None])
+            total, count = summed_target_nll(model(x[None]), y[None])
             grads.append(torch.cat([g.flatten() for g in torch.autograd.grad(total, params)]))
             loss, tokens = loss + total.item(), tokens + int(count)
     return torch.stack(grads), loss / tokens
 
 
 def test_per_sample_pass_matches_brute_force(model, batches):
-    sums = per_sample_pass(model, batches, summed_cross_entropy)
+    sums = per_sample_pass(model, batches, summed_target_nll)
     grads, _ = brute_force(model, batches)
     torch.testing.assert_close(sums.grad, grads.sum(0), rtol=1e-10, atol=1e-12)
     assert sums.sq_norms == pytest.approx(float(grads.square().sum()), rel=1e-10)
@@ -58,15 +58,15 @@ def test_per_sample_pass_matches_brute_force(model, batches):
 
 
 def test_attention_rule_matches_the_vmap_fallback(model, batches):
-    closed = per_sample_pass(model, batches, summed_cross_entropy)
+    closed = per_sample_pass(model, batches, summed_target_nll)
     generic = {**RULES, RelativeAttention: vmap_rule}
-    fallback = per_sample_pass(model, batches, summed_cross_entropy, rules=generic)
+    fallback = per_sample_pass(model, batches, summed_target_nll, rules=generic)
     torch.testing.assert_close(closed.grad, fallback.grad, rtol=1e-10, atol=1e-12)
     assert closed.sq_norms == pytest.approx(fallback.sq_norms, rel=1e-10)
 
 
 def test_estimate_matches_brute_force_statistics(model, batches):
-    stats = estimate(model, batches, sharpness=None)
+    stats = estimate(model, batches, sharpness=None, loss_fn=summed_target_nll)
     grads, loss = brute_force(model, batches)
     per_token = grads / LENGTH  # ℓ_i is the mean over the sample's tokens
     mean = per_token.mean(0)
@@ -81,8 +81,8 @@ def test_a_sample_carries_memory_held_constant_as_in_training(model, batches):
     inputs, targets = batches[0]
     lm, params = model.model, list(model.parameters())
     _, memory = lm.hidden(inputs[:, :CONTEXT], None)
-    nll, _ = lm(inputs[:, CONTEXT:], targets, memory)  # the training path
-    total, _ = summed_cross_entropy(model(inputs), targets)
+    nll, _ = lm(inputs[:, CONTEXT:-1], targets, memory)  # the training path
+    total, _ = summed_target_nll(model(inputs), targets)
     assert total.item() == pytest.approx(nll.sum().item(), rel=1e-12)
     expected = torch.autograd.grad(nll.sum(), params)
     for got, want in zip(torch.autograd.grad(total, params), expected, strict=True):

@@ -61,6 +61,14 @@ def test_adaptive_softmax_probabilities_sum_to_one_and_match_the_training_loss(m
     torch.testing.assert_close(nll, -log_probs.gather(-1, targets[..., None]).squeeze(-1))
 
 
+def test_scoring_only_the_targets_equals_the_full_log_probabilities(model):
+    window = torch.randint(0, 50, (3, 6 + 5 + 1))
+    log_probs = model.log_probs(window[:, :-1], context=6)
+    targets = window[:, 7:]
+    expected = -log_probs.gather(-1, targets[..., None]).squeeze(-1)
+    torch.testing.assert_close(model.target_nll(window, context=6), expected, rtol=1e-12, atol=0)
+
+
 def test_weights_are_tied_and_dropout_is_off_in_eval_mode(model):
     assert model.softmax.weight is model.embedding.weight
     names = [name for name, _ in model.named_parameters()]

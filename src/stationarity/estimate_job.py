@@ -14,7 +14,13 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from .data import TEXT_SETS, ContextSegments, build_image_data, load_text_corpus
-from .estimators import estimate, nested_subsets, sample_size_study
+from .estimators import (
+    estimate,
+    nested_subsets,
+    sample_size_study,
+    summed_cross_entropy,
+    summed_target_nll,
+)
 from .models import build_model
 from .models.transformer_xl import WithContext
 from .run_plan import run_spec
@@ -48,10 +54,12 @@ def estimate_options(statistics: dict) -> dict:
 
 
 def measured_model(spec: TrainSpec, checkpoint: Path, device: torch.device):
-    """The checkpoint's model as the estimators see it, the samples they measure, and the state.
+    """The checkpoint's model as the estimators see it, the samples they measure, the loss
+    function over its outputs, and the checkpoint's state.
 
-    Images: the clean (un-augmented) training set. Language models: segments of tgt_len tokens,
-    each with the mem_len tokens before it as context, so a sample carries memory as in training.
+    Images: the clean (un-augmented) training set. Language models: windows of context + tgt_len
+    + 1 tokens, so a sample carries mem_len tokens of memory as in training; the model scores the
+    targets in the window (``WithContext``).
     """
     options = {k: v for k, v in spec.data.items() if k not in ("name", "root")}
     model_options = {k: v for k, v in spec.model.items() if k != "name"}
@@ -62,11 +70,11 @@ def measured_model(spec: TrainSpec, checkpoint: Path, device: torch.device):
         model.load_state_dict(state["model"])
         context = model.config.mem_len
         samples = ContextSegments(corpus.splits["train"], options["tgt_len"], context)
-        return WithContext(model, context).to(device), samples, state
+        return WithContext(model, context).to(device), samples, summed_target_nll, state
     data = build_image_data(spec.data["name"], Path(spec.data["root"]), seed=spec.seed, **options)
     model = build_model(spec.model["name"], data.num_classes, data.input_shape, **model_options)
     model.load_state_dict(state["model"])
-    return model.to(device), data.clean, state
+    return model.to(device), data.clean, summed_cross_entropy, state
 
 
 def run_columns(spec: TrainSpec, state: dict) -> dict:
@@ -86,10 +94,10 @@ def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=Non
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec = run_spec(settings)
     statistics = settings["config"]["statistics"]
-    model, samples, state = measured_model(spec, checkpoint, device)
+    model, samples, loss_fn, state = measured_model(spec, checkpoint, device)
     generator = torch.Generator().manual_seed(statistics["seed"])
     workers = 0 if device.type == "cpu" and threads <= 1 else max(0, threads - 1)
-    options = estimate_options(statistics)
+    options = {**estimate_options(statistics), "loss_fn": loss_fn}
     if sizes is None:
         m = min(statistics["samples"], len(samples))
         indices = nested_subsets(len(samples), [m], generator)[0].tolist()

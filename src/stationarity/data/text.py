@@ -108,9 +108,10 @@ def load_text_corpus(name: str, root: Path) -> TextCorpus:
 class ContextSegments(Dataset):
     """Segments of ``length`` tokens of a stream, each preceded by ``context`` earlier tokens.
 
-    Item k is (inputs, targets): inputs are the ``context + length`` tokens ending with segment k,
-    targets the next token of each of the segment's positions. The statistics feed such items to
-    the model wrapped by ``stationarity.models.transformer_xl.WithContext``.
+    Item k is (window, targets): the window holds the ``context + length`` tokens ending with
+    segment k and the token after it; targets are the next token of each of the segment's
+    positions (the window's last ``length``). The statistics feed such items to the model wrapped
+    by ``stationarity.models.transformer_xl.WithContext``, which scores the targets in the window.
     """
 
     def __init__(self, tokens: Tensor, length: int, context: int):
@@ -122,4 +123,4 @@ class ContextSegments(Dataset):
     def __getitem__(self, k: int) -> tuple[Tensor, Tensor]:
         start = k * self.length
         window = self.tokens[start : start + self.context + self.length + 1].long()
-        return window[:-1], window[self.context + 1 :]
+        return window, window[self.context + 1 :]

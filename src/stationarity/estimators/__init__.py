@@ -7,7 +7,7 @@ new layer types are registered) evaluated inside one ordinary backward pass.
 
 from .hessian import EigenResult, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
 from .layer_rules import LayerCall, PerSampleGrad, register_rule
-from .losses import summed_cross_entropy
+from .losses import summed_cross_entropy, summed_target_nll
 from .sample_size import nested_subsets, sample_size_study
 from .statistics import Statistics, estimate
 
@@ -22,6 +22,7 @@ __all__ = [
     "register_rule",
     "sample_size_study",
     "summed_cross_entropy",
+    "summed_target_nll",
     "top_eigenvalue_lanczos",
     "top_eigenvalue_power",
 ]

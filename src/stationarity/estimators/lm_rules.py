@@ -71,14 +71,21 @@ def relative_biases(call: LayerCall) -> dict[str, PerSampleGrad]:
 
 @register_rule(AdaptiveLogSoftmax)
 def adaptive_log_softmax(call: LayerCall) -> dict[str, PerSampleGrad]:
-    """Bias and cluster parameters; the output side of the tied W is left for the embedding."""
+    """Bias and cluster parameters; the output side of the tied W is left for the embedding.
+
+    Called with targets the module returned −log p(target): its output gradient is then that of
+    the full log-probabilities, −g at each target and zero elsewhere.
+    """
     module, hidden = call.module, call.args[0]
+    targets = call.args[1] if len(call.args) > 1 else call.kwargs.get("targets")
     with torch.enable_grad():
         words, clusters = (t.detach().requires_grad_() for t in module.logits(hidden))
         log_probs = module.log_probs_from_logits(words, clusters)
-    delta_words, delta_clusters = torch.autograd.grad(
-        log_probs, [words, clusters], call.grad_output
-    )
+    delta = call.grad_output
+    if targets is not None:
+        at_targets = targets.unsqueeze(-1)
+        delta = torch.zeros_like(log_probs).scatter_(-1, at_targets, -delta.unsqueeze(-1))
+    delta_words, delta_clusters = torch.autograd.grad(log_probs, [words, clusters], delta)
     module._tied[0].output_side = (hidden, delta_words)
     return {
         "bias": from_per_sample(delta_words.flatten(1, -2).sum(1)),

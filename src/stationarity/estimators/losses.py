@@ -17,3 +17,9 @@ def summed_cross_entropy(outputs: Tensor, targets: Tensor) -> tuple[Tensor, Tens
     flat_targets = targets.reshape(-1)
     loss = F.cross_entropy(logits, flat_targets, reduction="sum", ignore_index=IGNORE_INDEX)
     return loss, (flat_targets != IGNORE_INDEX).sum()
+
+
+def summed_target_nll(outputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """For models whose outputs are already −log p of each target: their sum and count."""
+    kept = targets != IGNORE_INDEX
+    return outputs.masked_fill(~kept, 0.0).sum(), kept.sum()

@@ -74,8 +74,11 @@ class AdaptiveLogSoftmax(nn.Module):
             parts.append(words[..., lo:hi].log_softmax(-1) + cluster)
         return torch.cat(parts, -1)
 
-    def forward(self, hidden: Tensor) -> Tensor:
-        """(..., d_model) → log-probabilities (..., vocabulary), summing to 1 over the last axis."""
+    def forward(self, hidden: Tensor, targets: Tensor | None = None) -> Tensor:
+        """(..., d_model) → log-probabilities (..., vocabulary), summing to 1 over the last axis;
+        with ``targets`` (...), only −log p of each target (``nll``): no full-vocabulary scores."""
+        if targets is not None:
+            return self.nll(hidden, targets)
         return self.log_probs_from_logits(*self.logits(hidden))
 
     def nll(self, hidden: Tensor, targets: Tensor) -> Tensor:

@@ -198,6 +198,15 @@ class TransformerXL(nn.Module):
         """Log-probabilities (N, L − context, vocabulary) of the next token of each position after
         the first ``context``, which serve as memory: one pass over the concatenation in which
         each layer's context inputs are held constant, as memory is in training."""
+        return self.softmax(self._after_context(tokens, context))
+
+    def target_nll(self, window: Tensor, context: int = 0) -> Tensor:
+        """−log p (N, L) of each next token in ``window`` (N, context + L + 1) after the first
+        ``context`` positions, as ``log_probs`` scores them, without full-vocabulary scores."""
+        hidden = self._after_context(window[:, :-1], context)
+        return self.softmax(hidden, window[:, context + 1 :])
+
+    def _after_context(self, tokens: Tensor, context: int) -> Tensor:
         if not 0 <= context <= self.config.mem_len:
             raise ValueError(f"context must lie in 0..mem_len={self.config.mem_len}, not {context}")
         x = self.drop(self.embedding(tokens))
@@ -206,20 +215,22 @@ class TransformerXL(nn.Module):
         for layer in self.layers:
             x = torch.cat([x[:, :context].detach(), x[:, context:]], 1)
             x = layer(x, None, positions, u, v)
-        return self.softmax(self.drop(x[:, context:]))
+        return self.drop(x[:, context:])
 
 
 class WithContext(nn.Module):
-    """A Transformer-XL as the estimators see it: inputs are ``context`` + segment tokens, the
-    output the log-probabilities of the segment's next tokens (see ``data.ContextSegments``)."""
+    """A Transformer-XL as the estimators see it (see ``data.ContextSegments``): an input is a
+    window of ``context`` + L + 1 tokens, the output −log p of each of the segment's L next tokens,
+    to be summed by ``estimators.summed_target_nll``. Scoring only the targets keeps the
+    full-vocabulary log-softmax out of every pass and Hessian-vector product."""
 
     def __init__(self, model: TransformerXL, context: int):
         super().__init__()
         self.model, self.context = model, context
 
-    def forward(self, tokens: Tensor) -> Tensor:
-        """(N, context + L) → (N, L, vocabulary)."""
-        return self.model.log_probs(tokens, self.context)
+    def forward(self, window: Tensor) -> Tensor:
+        """(N, context + L + 1) → (N, L)."""
+        return self.model.target_nll(window, self.context)
 
 
 def transformer_xl(num_classes: int, input_shape: tuple[int, ...], **options) -> TransformerXL:
