@@ -24,7 +24,12 @@ def run_settings(experiment, schedule, seed):
     settings = EXPERIMENTS[experiment]
     training = {k: v for k, v in settings.items() if k not in NOT_TRAINING}
     training["schedules"] = {schedule: settings["schedules"][schedule]}
-    return {"experiment": experiment, "schedule": schedule, "seed": int(seed), "config": training}
+    return {
+        "experiment": experiment,
+        "schedule": schedule,
+        "seed": int(seed),
+        "config": training,
+    }
 
 
 def estimate_settings(wildcards):
