@@ -6,6 +6,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from stationarity.bench.workloads import CausalSelfAttention
 from stationarity.estimators import summed_cross_entropy
 
 
@@ -69,22 +70,6 @@ def mlp(classes: int = 3) -> nn.Module:
     )
 
 
-class SelfAttention(nn.Module):
-    """Causal multi-head self-attention from Linear projections."""
-
-    def __init__(self, width: int, heads: int):
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(width, 3 * width)
-        self.out = nn.Linear(width, width)
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, length, width = x.shape
-        q, k, v = self.qkv(x).view(n, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        mixed = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out(mixed.transpose(1, 2).reshape(n, length, width))
-
-
 class TinyTransformer(nn.Module):
     """Token and position Embeddings, one pre-LayerNorm block, LayerNorm and a Linear head."""
 
@@ -93,7 +78,7 @@ class TinyTransformer(nn.Module):
         self.tokens = nn.Embedding(vocabulary, width)
         self.positions = nn.Embedding(length, width)
         self.norm1 = nn.LayerNorm(width)
-        self.attention = SelfAttention(width, heads)
+        self.attention = CausalSelfAttention(width, heads)
         self.norm2 = nn.LayerNorm(width)
         self.feed_forward = nn.Sequential(
             nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width)
