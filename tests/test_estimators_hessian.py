@@ -39,14 +39,19 @@ def test_a_dominant_negative_eigenvalue_is_found_within_the_tolerance(solver, rt
     assert len(result.history) == len(result.residuals) == result.matvecs
 
 
-def test_lanczos_needs_at_most_half_the_matvecs_of_power_on_a_small_gap():
-    matrix = symmetric_with_spectrum(spectrum(1.0, 0.9))
+def _both_solvers(second: float):
+    """Lanczos and power iteration to 1e-3 on a spectrum with top 1.0 and the given runner-up."""
+    matrix = symmetric_with_spectrum(spectrum(1.0, second))
 
     def matvec(v):
         return matrix @ v
 
     lanczos = top_eigenvalue_lanczos(matvec, _start(300), rtol=1e-3, max_matvecs=300)
-    power = top_eigenvalue_power(matvec, _start(300), rtol=1e-3, max_matvecs=300)
+    return lanczos, top_eigenvalue_power(matvec, _start(300), rtol=1e-3, max_matvecs=300)
+
+
+def test_lanczos_needs_at_most_half_the_matvecs_of_power_on_a_small_gap():
+    lanczos, power = _both_solvers(0.9)
 
     assert lanczos.converged and power.converged
     assert abs(lanczos.value - 1.0) <= 1e-3 and abs(power.value - 1.0) <= 1e-3
@@ -55,13 +60,7 @@ def test_lanczos_needs_at_most_half_the_matvecs_of_power_on_a_small_gap():
 
 
 def test_lanczos_needs_no_more_matvecs_than_power_on_a_large_gap():
-    matrix = symmetric_with_spectrum(spectrum(1.0, 0.5))
-
-    def matvec(v):
-        return matrix @ v
-
-    lanczos = top_eigenvalue_lanczos(matvec, _start(300), rtol=1e-3, max_matvecs=300)
-    power = top_eigenvalue_power(matvec, _start(300), rtol=1e-3, max_matvecs=300)
+    lanczos, power = _both_solvers(0.5)
 
     assert lanczos.matvecs <= power.matvecs
 

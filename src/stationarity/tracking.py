@@ -271,28 +271,27 @@ def _merge_items(target: dict, items) -> dict:
     return target
 
 
-def _has_exit_record(data: bytes) -> bool:
+def _records(data: bytes):
+    """The parsed protobuf records in a .wandb file's bytes."""
     from wandb.proto import wandb_internal_pb2
 
-    if data[:4] != b":W&B":
-        return False
     for payload in _payloads(data):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(payload)
-        if record.WhichOneof("record_type") == "exit":
-            return True
-    return False
+        yield record
+
+
+def _has_exit_record(data: bytes) -> bool:
+    if data[:4] != b":W&B":  # W&B has not written the header yet
+        return False
+    return any(record.WhichOneof("record_type") == "exit" for record in _records(data))
 
 
 def read_offline_run(run_dir: Path) -> dict:
     """config, history (one dict per logged row), summary and exit_code of an offline run."""
-    from wandb.proto import wandb_internal_pb2
-
     (path,) = Path(run_dir).glob("run-*.wandb")
     result = {"config": {}, "history": [], "summary": {}, "exit_code": None}
-    for payload in _payloads(path.read_bytes()):
-        record = wandb_internal_pb2.Record()
-        record.ParseFromString(payload)
+    for record in _records(path.read_bytes()):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             _merge_items(result["config"], record.run.config.update)

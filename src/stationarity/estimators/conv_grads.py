@@ -54,7 +54,7 @@ def columns(x: Tensor, geometry: Geometry, out_shape: Pair) -> Tensor:
 
 def columns_weight_grad(x: Tensor, delta: Tensor, geometry: Geometry) -> tuple[Tensor, Tensor]:
     """Per-sample squared norms (N,) and summed weight gradient, from im2col columns."""
-    n, out_channels, rows, cols = delta.shape
+    _, out_channels, rows, cols = delta.shape
     kernel_size, groups = geometry.kernel_size, geometry.groups
     a = x.shape[1] // groups * kernel_size[0] * kernel_size[1]
     chunk = max(1, COLUMN_CHUNK_ELEMENTS // (a * groups * rows * cols))

@@ -157,6 +157,12 @@ def _unflatten(leaves: list, spec: Any) -> Any:
 _TENSOR, _TENSOR_ARGS = object(), object()
 
 
+def _with_tensors(leaves: list, tensors: Iterable[Tensor]) -> list:
+    """``leaves`` with its tensors replaced, in order, by ``tensors``."""
+    replacements = iter(tensors)
+    return [next(replacements) if isinstance(v, Tensor) else v for v in leaves]
+
+
 @dataclass(eq=False)
 class _Call:
     """One call of a unit: its arguments, to rebuild them for the rule in the backward pass."""
@@ -171,9 +177,7 @@ class _Call:
         return [v.detach() for v in self.flat_args if isinstance(v, Tensor)]
 
     def record(self, tensors: tuple[Tensor, ...], grad_outputs: tuple[Tensor, ...]) -> None:
-        replacements = iter(tensors)
-        flat = [next(replacements) if isinstance(v, Tensor) else v for v in self.flat_args]
-        args, kwargs = _unflatten(flat, self.args_spec)
+        args, kwargs = _unflatten(_with_tensors(self.flat_args, tensors), self.args_spec)
         module = self.unit.module
         # A rule may call the module (the vmap fallback does): give it the untapped forward.
         tapped, module.forward = module.forward, self.forward
@@ -236,10 +240,7 @@ def _tapped_forward(unit: Unit, forward: Any, tally: _Tally, *args: Any, **kwarg
     outputs = [v for v in leaves if isinstance(v, Tensor)]
     _check_batch_dim(unit, outputs, tally.batch_size)
     call = _Call(unit, forward, tally, *_flatten((args, kwargs)))
-    replacements = iter(_Tap.apply(call, tally.anchor, *outputs))
-    return _unflatten(
-        [next(replacements) if isinstance(v, Tensor) else v for v in leaves], out_spec
-    )
+    return _unflatten(_with_tensors(leaves, _Tap.apply(call, tally.anchor, *outputs)), out_spec)
 
 
 @contextmanager
