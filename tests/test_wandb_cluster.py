@@ -16,6 +16,9 @@ FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"  # the shape of a key; nev
 @pytest.fixture
 def online_env(monkeypatch, tmp_path):
     """WANDB_MODE unset (as on a login node), no key anywhere unless a test sets one."""
+    import wandb
+
+    wandb.teardown()  # a login node starts fresh: drop W&B state that earlier tests left here
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
