@@ -5,12 +5,12 @@ import copy
 import pytest
 import yaml
 
-from stationarity.config import ConfigError, validate_config
+from stationarity.config import SCHEMA_PATH, ConfigError, validate_config
 
 
 @pytest.fixture
-def schema(repo):
-    return repo / "workflow" / "schemas" / "config.schema.yaml"
+def schema():
+    return SCHEMA_PATH
 
 
 @pytest.fixture

@@ -5,19 +5,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-# Figures drawn from trained runs: each needs `figure_sources`.
-TRAINED_FIGURES = (
-    "fig1",
-    "fig2",
-    "fig3",
-    "fig4",
-    "fig6",
-    "fig7",
-    "fig8",
-    "fig9",
-    "eq10",
-    "theorem8",
-)
+# The schema ships with the package, beside this module.
+SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
+
+# Figures of the closed-form experiments: name -> the synthetic experiment whose table they draw.
+# Every other figure draws trained runs, and needs `figure_sources`.
+SYNTHETIC_FIGURES = {"fig5": "sine", "theory_lemma2": "lemma2", "theory_theorem1": "theorem1"}
 
 
 class ConfigError(ValueError):
@@ -59,7 +52,7 @@ def reference_errors(config: dict) -> list[str]:
     sources = config.get("figure_sources", {})
     problems = []
     for figure in config.get("figures", []):
-        if figure in TRAINED_FIGURES and figure not in sources:
+        if figure not in SYNTHETIC_FIGURES and figure not in sources:
             problems.append(f"'figures' lists {figure} but 'figure_sources.{figure}' is missing")
     for figure, entries in sources.items():
         for i, entry in enumerate(entries):
@@ -95,8 +88,11 @@ def reference_errors(config: dict) -> list[str]:
     return problems
 
 
-def validate_config(config: dict, schema_path: Path) -> None:
-    """Raise ConfigError listing every schema violation of config; return None if it is valid."""
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
+    """Raise ConfigError listing every schema violation of config; return None if it is valid.
+
+    schema_path defaults to the schema shipped with the package.
+    """
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
@@ -106,3 +102,21 @@ def validate_config(config: dict, schema_path: Path) -> None:
     if messages:
         lines = "\n".join(f"  - {message}" for message in messages)
         raise ConfigError(f"invalid config ({len(messages)} problem(s)):\n{lines}")
+
+
+def load_config(path: Path | str, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Read the YAML config at path and validate it; ConfigError messages name the file."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config ({error.strerror or error})") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML:\n{error}") from error
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a config is a mapping of keys, not {type(config).__name__}")
+    try:
+        validate_config(config, schema_path)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from error
+    return config
