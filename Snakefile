@@ -18,7 +18,6 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/plan.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/estimate.smk"
@@ -30,8 +29,8 @@ include: "workflow/rules/tracking.smk"
 rule all:
     default_target: True
     input:
-        all_figures(),
-        all_tables(),
+        PLAN.all_figures(),
+        PLAN.all_tables(),
     localrule: True
 
 
@@ -42,5 +41,5 @@ for figure_name in config["figures"]:
         name:
             figure_name
         input:
-            figure_files(figure_name),
+            PATHS.figure_files(figure_name),
         localrule: True

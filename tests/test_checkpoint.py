@@ -3,13 +3,14 @@ import os
 import pytest
 import torch
 
-from stationarity.atomic import atomic_write_bytes
-from stationarity.checkpoint import (
+from stationarity.files import atomic_write_bytes
+from stationarity.training.checkpoints import (
     CorruptCheckpointError,
     latest_valid,
     load_checkpoint,
     read_manifest,
-    save_checkpoint,
+    serialize_checkpoint,
+    write_checkpoint,
 )
 
 
@@ -20,7 +21,9 @@ def _state(step):
 def _save_three(tmp_path):
     ckpt, manifest = tmp_path / "checkpoints", tmp_path / "manifest.tsv"
     for step in (0, 10, 20):
-        save_checkpoint(_state(step), ckpt, manifest, step=step, epoch=step / 10)
+        write_checkpoint(
+            serialize_checkpoint(_state(step)), ckpt, manifest, step=step, epoch=step / 10
+        )
     return ckpt, manifest
 
 
@@ -37,7 +40,7 @@ def test_manifest_lists_every_checkpoint_with_its_hash(tmp_path):
 
 def test_resaving_a_step_replaces_its_row(tmp_path):
     ckpt, manifest = _save_three(tmp_path)
-    save_checkpoint(_state(99), ckpt, manifest, step=10, epoch=1.0)
+    write_checkpoint(serialize_checkpoint(_state(99)), ckpt, manifest, step=10, epoch=1.0)
     entries = read_manifest(manifest)
     assert [e.step for e in entries] == [0, 10, 20]
     assert load_checkpoint(ckpt, entries[1])["step"] == 99
@@ -88,6 +91,6 @@ def test_no_manifest_means_no_checkpoint(tmp_path):
 
 def test_loading_refuses_pickled_objects(tmp_path):
     ckpt, manifest = tmp_path / "c", tmp_path / "m.tsv"
-    save_checkpoint({"obj": object()}, ckpt, manifest, step=0, epoch=0.0)
+    write_checkpoint(serialize_checkpoint({"obj": object()}), ckpt, manifest, step=0, epoch=0.0)
     with pytest.raises(Exception, match="[Ww]eights only"):
         load_checkpoint(ckpt, read_manifest(manifest)[0])

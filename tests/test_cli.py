@@ -1,4 +1,4 @@
-"""`python -m stationarity` runs the synthetic stages without Snakemake."""
+"""`stationarity <command>` (`python -m stationarity`): the stages without Snakemake."""
 
 import pandas as pd
 import pytest
@@ -7,20 +7,30 @@ from stationarity.cli import main
 
 
 def test_validate_accepts_demo_and_rejects_bad(repo, tmp_path, capsys):
-    schema = str(repo / "workflow" / "schemas" / "config.schema.yaml")
-    main(["validate", str(repo / "config" / "demo.yaml"), "--schema", schema])
+    main(["validate", str(repo / "config" / "demo.yaml")])
     assert "valid" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text((repo / "config" / "demo.yaml").read_text().replace("study:", "stuy:"))
     with pytest.raises(SystemExit, match="stuy"):
-        main(["validate", str(bad), "--schema", schema])
+        main(["validate", str(bad)])
 
 
-def test_synthetic_then_figure(repo, tmp_path):
-    table = tmp_path / "lemma2.parquet"
-    main(
-        ["synthetic", "lemma2", "--config", str(repo / "config" / "demo.yaml"), "--out", str(table)]
-    )
+def test_plan_of_one_figure_lists_its_runs(repo, capsys):
+    main(["plan", "fig2", "--config", str(repo / "config" / "config.yaml")])
+    out = capsys.readouterr().out
+    runs = [line.split()[0] for line in out.splitlines() if "/seed" in line]
+    assert runs == [f"imagenet_resnet101/const_{lr}/seed0" for lr in ("0.1", "0.01", "0.001")]
+    assert "train: 3" in out and "estimate: 273" in out
+
+
+def test_synthetic_then_figure_from_the_study_tables(repo, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = str(repo / "config" / "demo.yaml")
+    table = tmp_path / "results" / "demo" / "synthetic" / "lemma2.parquet"
+    with pytest.raises(SystemExit, match="not there yet"):
+        main(["figure", "theory_lemma2", "--config", config])
+    main(["synthetic", "lemma2", "--config", config, "--out", str(table)])
     assert set(pd.read_parquet(table).n) == {2, 5, 10}
-    main(["figure", "theory_lemma2", "--table", f"table={table}", "--out", str(tmp_path / "l2")])
-    assert (tmp_path / "l2.png").exists() and (tmp_path / "l2.parquet").exists()
+    main(["figure", "theory_lemma2", "--config", config])
+    figures = tmp_path / "results" / "demo" / "figures"
+    assert (figures / "theory_lemma2.png").exists() and (figures / "theory_lemma2.parquet").exists()

@@ -13,10 +13,9 @@ import psutil
 import pytest
 import torch
 
-from stationarity.checkpoint import read_manifest
 from stationarity.data import prepare_demo
-from stationarity.distributed import launch
-from stationarity.train_job import run_train_job
+from stationarity.jobs.train import launch, run_train_job
+from stationarity.training.checkpoints import read_manifest
 
 EXPERIMENT = {
     "data": {"name": "digits", "root": "", "augment": "shift"},  # a batch-wide augmentation
@@ -91,7 +90,7 @@ def _torchrun(run_job):
     job_file.write_text(json.dumps(run_job, default=str))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
     return subprocess.Popen(
-        [*command, "-m", "stationarity.distributed", str(job_file)],
+        [*command, "-m", "stationarity.jobs.train", str(job_file)],
         preexec_fn=lambda: signal.signal(signal.SIGUSR1, signal.SIG_IGN),
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         stderr=subprocess.PIPE,

@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stationarity.figures import TRAINING_FIGURES
+from stationarity.figures import FIGURES
 from stationarity.figures.measurement import eq10_sides
-from stationarity.tables import read_train_log, tidy_statistics
+from stationarity.tables import run_table, split_kinds, tidy_iterations, tidy_statistics
+
+TRAINING_FIGURES = {name: figure for name, figure in FIGURES.items() if not figure.synthetic}
 
 RUNS = [("exp", "const_0.1"), ("exp", "const_0.01")]
 
@@ -74,12 +76,28 @@ def test_tidy_statistics_is_one_row_per_run_step_statistic():
     assert {"samples", "seconds"} <= set(tidy.columns)
 
 
-def test_read_train_log_labels_rows_with_the_run_of_its_path(tmp_path):
-    path = tmp_path / "runs" / "exp" / "const_0.1" / "seed3" / "train_log.parquet"
-    path.parent.mkdir(parents=True)
-    iterations()[["step", "epoch", "lr", "loss"]].to_parquet(path)
-    log = read_train_log(path)
-    assert set(log.experiment) == {"exp"} and set(log.seed) == {3} and len(log) == 40
+def test_run_tables_split_back_into_the_frames_they_were_made_of(tmp_path):
+    tables = []
+    for experiment, schedule in RUNS:
+        log, wide, studies = [
+            frame[frame.schedule == schedule].reset_index(drop=True)
+            for frame in (iterations(), estimates(), sample_size())
+        ]
+        table = run_table(
+            tidy_statistics(wide),
+            studies,
+            tidy_iterations(log[["step", "epoch", "lr", "loss"]], experiment, schedule, 0),
+        )
+        table.to_parquet(tmp_path / f"{schedule}.parquet")
+        tables.append(pd.read_parquet(tmp_path / f"{schedule}.parquet"))
+    frames = split_kinds(pd.concat(tables, ignore_index=True))
+    stats = tidy_statistics(estimates()).reset_index(drop=True)
+    pd.testing.assert_frame_equal(frames["stats"], stats, check_dtype=True)
+    pd.testing.assert_frame_equal(frames["iterations"], iterations())
+    studies = sample_size().reset_index(drop=True)
+    pd.testing.assert_frame_equal(frames["sample_size"], studies[frames["sample_size"].columns])
+    unstudied = split_kinds(tables[0][tables[0].kind != "sample_size"].drop(columns="size"))
+    assert unstudied["sample_size"].empty and len(unstudied["stats"]) == 3 * 5
 
 
 def test_eq10_sides_match_hand_computation():
@@ -102,7 +120,9 @@ def test_every_training_figure_draws_tiny_frames(name):
     ]
     if name == "fig6":
         sources[0]["last_fraction"] = 0.5
-    fig, plotted = TRAINING_FIGURES[name](
+    figure = TRAINING_FIGURES[name]
+    fig, plotted = figure.function()(
+        **figure.options,
         stats=tidy_statistics(estimates()),
         iterations=iterations(),
         sample_size=sample_size(),
@@ -115,18 +135,19 @@ def test_every_training_figure_draws_tiny_frames(name):
 
 
 def test_figures_and_estimates_are_mirrored_to_offline_wandb(tmp_path):
-    from stationarity.tables import mirror_figure, mirror_to_wandb
-    from stationarity.tracking import read_offline_run
+    from stationarity.tracking import mirror_estimates, mirror_figure, read_offline_run
 
     png = tmp_path / "fig.png"
-    fig, _ = TRAINING_FIGURES["fig2"](
+    fig, _ = TRAINING_FIGURES["fig2"].function()(
         stats=tidy_statistics(estimates()), iterations=iterations(), sample_size=None,
         sources=[{"experiment": "exp", "schedules": ["const_0.1"]}],
     )  # fmt: skip
     fig.savefig(png)
     wandb = {"mode": "offline", "project": "p", "dir": str(tmp_path / "wandb")}
     mirror_figure("fig2", png, wandb)
-    mirror_to_wandb(tidy_statistics(estimates()), wandb)
+    tidy = tidy_statistics(estimates())
+    for schedule, run in tidy.groupby("schedule"):
+        mirror_estimates(f"exp/{schedule}/seed0", run, wandb)
     runs = sorted((tmp_path / "wandb" / "wandb").glob("offline-run-*"))
     logged = [read_offline_run(run) for run in runs]
     assert any("fig2" in run["summary"] for run in logged)
@@ -134,3 +155,13 @@ def test_figures_and_estimates_are_mirrored_to_offline_wandb(tmp_path):
     assert sorted(row["estimate/grad_norm"] for row in history) == pytest.approx(
         sorted(estimates().grad_norm)
     )
+
+
+def test_schedule_labels_of_the_config_reach_the_figure():
+    sources = [
+        {"experiment": "exp", "schedules": ["const_0.1"], "labels": {"const_0.1": "η = 0.1"}}
+    ]
+    fig, _ = TRAINING_FIGURES["fig1"].function()(
+        stats=tidy_statistics(estimates()), iterations=iterations(), sources=sources
+    )
+    assert all(ax.get_title().startswith("η = 0.1: ") for ax in fig.axes)

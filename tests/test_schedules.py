@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from stationarity.schedules import check_schedule, learning_rate
+from stationarity.training.schedules import check_schedule, learning_rate
 
 SPE = 10  # steps per epoch
 

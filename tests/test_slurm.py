@@ -50,9 +50,9 @@ DAGS = {
         ["runs/tiny/const_0.1/seed0/manifest.tsv", "runs/tiny/const_0.1/seed0/train_log.parquet"],
     ),
     "estimation": (
-        ["results/slurm/tables/tiny.parquet"],
+        ["results/slurm/tables/tiny/const_0.1/seed0.parquet"],
         ["estimate", "collect"],
-        ["stats/tiny/const_0.1/seed0/step00000016.parquet", "tables/tiny.parquet"],
+        ["stats/tiny/const_0.1/seed0/step00000016.parquet", "tables/tiny/const_0.1/seed0.parquet"],
     ),
 }
 

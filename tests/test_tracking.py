@@ -128,8 +128,8 @@ def test_a_server_that_never_answers_costs_under_30_s_in_all(tmp_path, monkeypat
 
 def test_training_mirrors_loss_and_lr_to_wandb(tmp_path):
     from stationarity.data import prepare_demo
-    from stationarity.train import train_run
-    from stationarity.train_spec import TrainSpec
+    from stationarity.training.loop import train_run
+    from stationarity.training.spec import TrainSpec
 
     prepare_demo("digits", tmp_path / "data")
     experiment = {

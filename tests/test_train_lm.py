@@ -7,11 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from stationarity.checkpoint import read_manifest, save_checkpoint, write_manifest
 from stationarity.data.text import save_text
-from stationarity.lm_task import LmTask
-from stationarity.train import build_optimizer, train_run
-from stationarity.train_spec import TrainSpec
+from stationarity.training.checkpoints import (
+    read_manifest,
+    serialize_checkpoint,
+    write_checkpoint,
+    write_manifest,
+)
+from stationarity.training.lm_task import LmTask
+from stationarity.training.loop import build_optimizer, train_run
+from stationarity.training.spec import TrainSpec
 
 STEPS = 12
 
@@ -123,8 +128,12 @@ def test_resume_restores_memory_and_ends_bit_identical(corpus_root, tmp_path):
     forgetful = restart_from_step_4("forgetful")
     checkpoint = torch.load(forgetful / "checkpoints" / entries[1].file)
     checkpoint["task"]["memory"] = None
-    save_checkpoint(
-        checkpoint, forgetful / "checkpoints", forgetful / "manifest.tsv", step=4, epoch=0.0
+    write_checkpoint(
+        serialize_checkpoint(checkpoint),
+        forgetful / "checkpoints",
+        forgetful / "manifest.tsv",
+        step=4,
+        epoch=0.0,
     )
     train(lm_run(corpus_root), forgetful)
     assert (forgetful / "checkpoints" / final).read_bytes() != (

@@ -11,16 +11,16 @@ import time
 import pandas as pd
 import pytest
 
-from stationarity.checkpoint import read_manifest
 from stationarity.data import prepare_demo
+from stationarity.training.checkpoints import read_manifest
 
 TOTAL_STEPS = 20 * 29  # 20 epochs of 1,797 digits in batches of 64
 SCRIPT = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from stationarity.train import train_run
-    from stationarity.train_spec import TrainSpec
+    from stationarity.training.loop import train_run
+    from stationarity.training.spec import TrainSpec
 
     out, data_root = Path(sys.argv[1]), Path(sys.argv[2])
     experiment = {

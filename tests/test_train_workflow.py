@@ -4,7 +4,7 @@ import pandas as pd
 import yaml
 from snakemake_run import snakemake
 
-from stationarity.run_plan import planned_checkpoints, run_spec
+from stationarity.plan.runs import planned_checkpoints, run_spec
 
 
 def study(repo, tmp_path, experiments):

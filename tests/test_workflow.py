@@ -7,7 +7,7 @@ import pytest
 import yaml
 from snakemake_run import REPO, snakemake
 
-from stationarity.run_plan import planned_checkpoints, run_spec
+from stationarity.plan.runs import planned_checkpoints, run_spec
 
 
 @pytest.fixture
@@ -55,6 +55,14 @@ def test_dry_run_succeeds(profile_args, tmp_path):
         )
         assert job_count(result.stdout, "estimate") == checkpoints > 1000
         assert job_count(result.stdout, "sample_size") == 2 * 7 + 2 * 4  # ImageNet, WikiText
+
+
+@pytest.mark.parametrize(("target", "runs", "estimates"), [("fig2", 3, 3 * 91), ("fig7", 1, 201)])
+def test_one_figure_plans_only_the_runs_it_draws(target, runs, estimates, tmp_path):
+    result = snakemake("-n", target, workdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert job_count(result.stdout, "train") == job_count(result.stdout, "collect") == runs
+    assert job_count(result.stdout, "estimate") == estimates <= 400
 
 
 def run_settings(config):

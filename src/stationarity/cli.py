@@ -1,53 +1,79 @@
-"""`python -m stationarity <stage> ...`: the workflow's stages without Snakemake."""
+"""`stationarity <command>` (or `python -m stationarity`): a study's stages without Snakemake."""
 
 import argparse
 from pathlib import Path
-from types import SimpleNamespace
 
-import yaml
+from stationarity.config import ConfigError, load_config
 
-from stationarity.config import ConfigError, validate_config
-
-SCHEMA = Path("workflow") / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = Path("config/config.yaml")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The command line: one subcommand per stage."""
-    parser = argparse.ArgumentParser(prog="python -m stationarity", description=__doc__)
-    stages = parser.add_subparsers(dest="stage", required=True)
-    check = stages.add_parser("validate", help="check a config file against the schema")
+    parser = argparse.ArgumentParser(prog="stationarity", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("validate", help="check a config file against the schema")
     check.add_argument("config", type=Path)
-    check.add_argument("--schema", type=Path, default=SCHEMA)
-    table = stages.add_parser("synthetic", help="compute one synthetic experiment's table")
+    plan = commands.add_parser("plan", help="list the runs and jobs a study or a figure needs")
+    plan.add_argument("target", nargs="?", help="a figure name; default: the whole study")
+    plan.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    table = commands.add_parser("synthetic", help="compute one synthetic experiment's table")
     table.add_argument("experiment", choices=["sine", "lemma2", "theorem1"])
-    table.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    table.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     table.add_argument("--out", type=Path, required=True, help="Parquet file to write")
-    figure = stages.add_parser("figure", help="draw a figure from its tables")
+    figure = commands.add_parser("figure", help="draw one figure from the study's tables")
     figure.add_argument("name")
-    figure.add_argument("--table", action="append", default=[], metavar="KEY=PARQUET")
-    figure.add_argument("--out", type=Path, required=True, help="output prefix (no extension)")
+    figure.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    figure.add_argument("--out", type=Path, help="output prefix (default: the study's figure)")
     return parser.parse_args(argv)
 
 
+def describe_plan(config: dict, target: str | None) -> str:
+    """The runs (with their GPUs) and the count of each job a target needs, one line each."""
+    from stationarity.plan import StudyPlan
+
+    plan = StudyPlan(config)
+    if target is not None and target not in config["figures"]:
+        raise SystemExit(f"unknown target {target!r}; figures of this study: {config['figures']}")
+    runs = plan.target_runs(target)
+    lines = [f"{run.name}  (GPUs: {plan.train_resources(run).gpu})" for run in runs]
+    lines += [f"{rule}: {count}" for rule, count in plan.job_counts(runs).items()]
+    return "\n".join(lines)
+
+
+def draw(config: dict, name: str, out: Path | None) -> Path:
+    """Draw figure ``name`` of the study from its tables (which must exist); the PNG written."""
+    from stationarity.jobs.figure import draw_figure
+    from stationarity.plan import StudyPlan
+
+    plan = StudyPlan(config)
+    if name not in config["figures"]:
+        raise SystemExit(f"unknown figure {name!r}; figures of this study: {config['figures']}")
+    inputs = plan.figure_inputs(name)
+    paths = [inputs["table"]] if "table" in inputs else inputs["tables"]
+    missing = [path for path in paths if not Path(path).exists()]
+    if missing:
+        raise SystemExit(f"{name} needs tables that are not there yet: {missing}")
+    prefix = str(out) if out else f"{plan.paths.results}/figures/{name}"
+    outputs = {"png": f"{prefix}.png", "pdf": f"{prefix}.pdf", "data": f"{prefix}.parquet"}
+    draw_figure(name, inputs, outputs, plan.figure_sources(name) or None)
+    return Path(outputs["png"])
+
+
 def main(argv=None) -> None:
-    """Run the stage named on the command line."""
+    """Run the command named on the command line."""
     args = parse_args(argv)
-    if args.stage == "validate":
-        try:
-            validate_config(yaml.safe_load(args.config.read_text()), args.schema)
-        except ConfigError as error:
-            raise SystemExit(f"{args.config}: {error}") from None
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+    if args.command == "validate":
         print(f"{args.config}: valid")
-    elif args.stage == "synthetic":
-        from stationarity.synthetic import TABLES
+    elif args.command == "plan":
+        print(describe_plan(config, args.target))
+    elif args.command == "synthetic":
+        from stationarity.jobs.synthetic import synthetic_table
 
-        settings = yaml.safe_load(args.config.read_text())["synthetic"][args.experiment]
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        TABLES[args.experiment](**settings).to_parquet(args.out)
-    elif args.stage == "figure":
-        from stationarity.figures import draw_figure
-
-        tables = dict(item.split("=", 1) for item in args.table)
-        outputs = SimpleNamespace(**{ext: f"{args.out}.{ext}" for ext in ("png", "pdf")})
-        outputs.data = f"{args.out}.parquet"
-        draw_figure(args.name, tables, outputs)
+        synthetic_table(args.experiment, config["synthetic"][args.experiment], args.out)
+    elif args.command == "figure":
+        print(draw(config, args.name, args.out))

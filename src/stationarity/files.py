@@ -1,4 +1,4 @@
-"""Atomic file writes: readers see either the old file or the whole new one, never a part."""
+"""Files: atomic writes (a reader sees the old file or the whole new one) and run names."""
 
 import os
 from pathlib import Path
@@ -20,3 +20,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def copy_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` through the atomic writer (for small files)."""
+    atomic_write_bytes(target, Path(source).read_bytes())
+
+
+def run_name(experiment: str, schedule: str, seed: int) -> str:
+    """The one spelling of a run's name, as in the results tree: ``experiment/schedule/seedN``."""
+    return f"{experiment}/{schedule}/seed{seed}"

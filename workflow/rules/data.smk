@@ -10,7 +10,7 @@ rule prepare_data:
     conda:
         "../../envs/stationarity.yaml"
     params:
-        config_key=data_config_key,
+        config_key=lambda w: PLAN.data_sets[(w.dataset, w.data_root)],
     script:
         "../scripts/prepare_data.py"
 
@@ -18,5 +18,5 @@ rule prepare_data:
 # `snakemake --profile slurm prepare_all`: every data set of the config, on the login node, first.
 rule prepare_all:
     input:
-        [os.path.join(root, f".prepared-{name}.json") for name, root in DATA_KEYS],
+        PLAN.data_receipts(),
     localrule: True

@@ -1,58 +1,62 @@
 # Estimation: the four statistics at every (estimated) checkpoint of every run, the sample-size
-# study at selected checkpoints, and one tidy table per experiment.
+# study at selected checkpoints, and one tidy table per run.
 
 
 rule estimate:
     input:
-        manifest=MANIFEST,
+        manifest=PATHS.manifest,
     output:
-        stats=STATS,
+        stats=PATHS.stats,
     log:
-        f"{RESULTS}/logs/estimate/{{experiment}}/{{schedule}}/seed{{seed}}/step{{step}}.log",
+        f"{PATHS.logs}/estimate/{{experiment}}/{{schedule}}/seed{{seed}}/step{{step}}.log",
     conda:
         "../../envs/stationarity.yaml"
     threads: 1
     resources:
-        gpu=estimate_gpus,
-        runtime=240,
+        gpu=lambda w: PLAN.estimate_resources(Run.of(w)).gpu,
+        mem_mb=lambda w: PLAN.estimate_resources(Run.of(w)).mem_mb,
+        runtime=lambda w, attempt: PLAN.estimate_resources(Run.of(w)).runtime(attempt),
     params:
-        run=estimate_settings,
-        checkpoint=f"{RUN_DIR}/checkpoints/step{{step}}.pt",
+        run=lambda w: PLAN.estimate_settings(Run.of(w)),
+        checkpoint=PATHS.checkpoint,
     script:
         "../scripts/estimate.py"
 
 
 rule sample_size:
     input:
-        manifest=MANIFEST,
+        manifest=PATHS.manifest,
     output:
-        table=SAMPLE_SIZE,
+        table=PATHS.sample_size,
     log:
-        f"{RESULTS}/logs/sample_size/{{experiment}}/{{schedule}}/seed{{seed}}/step{{step}}.log",
+        f"{PATHS.logs}/sample_size/{{experiment}}/{{schedule}}/seed{{seed}}/step{{step}}.log",
     conda:
         "../../envs/stationarity.yaml"
     threads: 1
     resources:
-        gpu=estimate_gpus,
-        runtime=720,
+        gpu=lambda w: PLAN.sample_size_resources(Run.of(w)).gpu,
+        mem_mb=lambda w: PLAN.sample_size_resources(Run.of(w)).mem_mb,
+        runtime=lambda w, attempt: PLAN.sample_size_resources(Run.of(w)).runtime(
+            attempt
+        ),
     params:
-        run=estimate_settings,
-        checkpoint=f"{RUN_DIR}/checkpoints/step{{step}}.pt",
-        sizes=sample_sizes,
+        run=lambda w: PLAN.estimate_settings(Run.of(w)),
+        checkpoint=PATHS.checkpoint,
+        sizes=lambda w: PLAN.sample_sizes(Run.of(w)),
     script:
         "../scripts/estimate.py"
 
 
 rule collect:
     input:
-        unpack(collect_inputs),
+        unpack(lambda w: PLAN.collect_inputs(Run.of(w))),
     output:
-        **TABLES,
+        table=PATHS.table,
     log:
-        f"{RESULTS}/logs/collect/{{experiment}}.log",
+        f"{PATHS.logs}/collect/{{experiment}}/{{schedule}}/seed{{seed}}.log",
     conda:
         "../../envs/stationarity.yaml"
     params:
-        wandb_dir=f"{RESULTS}/wandb",
+        wandb_dir=PATHS.wandb,
     script:
         "../scripts/collect.py"

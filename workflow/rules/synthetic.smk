@@ -3,12 +3,12 @@
 
 rule synthetic_table:
     output:
-        table=f"{RESULTS}/synthetic/{{synthetic}}.parquet",
+        table=PATHS.synthetic,
     log:
-        f"{RESULTS}/logs/synthetic/{{synthetic}}.log",
+        f"{PATHS.logs}/synthetic/{{synthetic}}.log",
     conda:
         "../../envs/stationarity.yaml"
     params:
-        settings=synthetic_settings,
+        settings=lambda w: PLAN.synthetic_settings(w.synthetic),
     script:
         "../scripts/synthetic_table.py"

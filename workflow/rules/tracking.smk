@@ -5,20 +5,20 @@
 
 rule wandb_sync:
     log:
-        f"{RESULTS}/logs/wandb_sync.log",
+        f"{PATHS.logs}/wandb_sync.log",
     localrule: True
     conda:
         "../../envs/stationarity.yaml"
     params:
         wandb=config["wandb"],
-        wandb_dir=f"{RESULTS}/wandb",
+        wandb_dir=PATHS.wandb,
     script:
         "../scripts/wandb_sync.py"
 
 
 rule wandb_report:
     log:
-        f"{RESULTS}/logs/wandb_report.log",
+        f"{PATHS.logs}/wandb_report.log",
     localrule: True
     conda:
         "../../envs/stationarity.yaml"

@@ -4,29 +4,29 @@
 
 rule train:
     input:
-        unpack(train_inputs),
+        unpack(lambda w: PLAN.train_inputs(Run.of(w))),
     output:
-        manifest=MANIFEST,
-        train_log=f"{RUN_DIR}/train_log.parquet",
+        manifest=PATHS.manifest,
+        train_log=PATHS.train_log,
     log:
-        f"{RESULTS}/logs/train/{{experiment}}/{{schedule}}/seed{{seed}}.log",
+        f"{PATHS.logs}/train/{{experiment}}/{{schedule}}/seed{{seed}}.log",
     conda:
         "../../envs/stationarity.yaml"
-    threads: train_threads
+    threads: lambda w: PLAN.train_resources(Run.of(w)).threads
     resources:
-        gpu=train_gpus,
-        cpus_per_task=lambda wildcards, threads: threads,
-        mem_mb=train_memory_mb,
-        runtime=train_runtime,
+        gpu=lambda w: PLAN.train_resources(Run.of(w)).gpu,
+        cpus_per_task=lambda w, threads: threads,
+        mem_mb=lambda w: PLAN.train_resources(Run.of(w)).mem_mb,
+        runtime=lambda w, attempt: PLAN.train_resources(Run.of(w)).runtime(attempt),
     params:
-        run=train_settings,
-        checkpoint_dir=f"{RUN_DIR}/checkpoints",
-        wandb_dir=f"{RESULTS}/wandb",
+        run=lambda w: PLAN.train_settings(Run.of(w)),
+        checkpoint_dir=PATHS.checkpoints,
+        wandb_dir=PATHS.wandb,
     script:
         "../scripts/train.py"
 
 
 rule train_all:
     input:
-        all_manifests(),
+        [PATHS.fill(PATHS.manifest, run) for run in PLAN.runs],
     localrule: True

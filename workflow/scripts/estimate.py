@@ -1,17 +1,17 @@
-"""Shim: the statistics of one checkpoint or its sample-size study (rules estimate, sample_size)."""
+"""Shim: one checkpoint's statistics, or its sample-size study (rules estimate, sample_size)."""
 
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
-from stationarity.estimate_job import measure  # noqa: E402
+from stationarity.jobs.estimate import measure
 
 measure(
-    snakemake.params.run,  # noqa: F821
-    Path(snakemake.params.checkpoint),  # noqa: F821
-    Path(snakemake.output[0]),  # noqa: F821
-    threads=snakemake.threads,  # noqa: F821
-    sizes=getattr(snakemake.params, "sizes", None),  # noqa: F821
+    snakemake.params.run,
+    Path(snakemake.params.checkpoint),
+    Path(snakemake.output[0]),
+    threads=snakemake.threads,
+    sizes=snakemake.params.get("sizes"),
 )

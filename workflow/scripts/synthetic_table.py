@@ -3,10 +3,11 @@
 import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821, SIM115
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
-from stationarity.synthetic import TABLES  # noqa: E402
+from stationarity.jobs.synthetic import synthetic_table
 
-experiment = snakemake.wildcards.synthetic  # noqa: F821
-TABLES[experiment](**snakemake.params.settings).to_parquet(snakemake.output.table)  # noqa: F821
+synthetic_table(
+    snakemake.wildcards.synthetic, snakemake.params.settings, Path(snakemake.output.table)
+)

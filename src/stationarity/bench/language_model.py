@@ -11,9 +11,9 @@ import time
 import torch
 import yaml
 
-from ..lm_task import LmTask
 from ..models import build_model
-from ..train import build_optimizer, pick_device
+from ..training.lm_task import LmTask
+from ..training.loop import build_optimizer, pick_device
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from ..data import ImageData, TensorImageDataset, build_image_data, prepare_demo
-from ..image_task import ImageTask
 from ..models import build_model
-from ..train import build_optimizer, fit, pick_device, seed_everything, set_precision
-from ..train_spec import TrainSpec
+from ..training.image_task import ImageTask
+from ..training.loop import build_optimizer, fit, pick_device, seed_everything, set_precision
+from ..training.spec import TrainSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

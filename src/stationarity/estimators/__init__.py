@@ -2,9 +2,11 @@
 
 ``estimate`` measures all four over a fixed set of samples; ``sample_size_study`` repeats it on
 nested subsets. Exact per-sample noise comes from per-layer closed forms (``layer_rules``, where
-new layer types are registered) evaluated inside one ordinary backward pass.
+new layer types are registered) evaluated inside one ordinary backward pass. The rules of the
+Transformer-XL's own modules (``lm_rules``) register here, on import, from the estimator side.
 """
 
+from . import lm_rules  # registers the Transformer-XL's layer rules
 from .hessian import EigenResult, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
 from .layer_rules import LayerCall, PerSampleGrad, register_rule
 from .losses import summed_cross_entropy, summed_target_nll
@@ -18,6 +20,7 @@ __all__ = [
     "Statistics",
     "estimate",
     "hvp",
+    "lm_rules",
     "nested_subsets",
     "register_rule",
     "sample_size_study",

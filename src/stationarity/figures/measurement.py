@@ -4,7 +4,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .training import COLUMNS, source_rows
+from ..files import run_name
+from ..tables import run_labels
+from .training import COLUMNS, schedule_label, source_rows
 
 SAMPLE_COLUMNS = [name for name, _ in COLUMNS if name != "train_loss"] + ["loss"]
 
@@ -25,11 +27,12 @@ def loss_oscillation(
         runs = in_sources(iterations, [source])
         for (schedule, seed), run in runs.groupby(["schedule", "seed"]):
             tail = run[run.step >= run.step.max() * (1 - source.get("last_fraction", 0.2))]
-            ax.plot(tail.step, tail.loss, lw=0.4, label=f"{schedule} (seed {seed})")
+            name = schedule_label([source], source["experiment"], schedule)
+            ax.plot(tail.step, tail.loss, lw=0.4, label=f"{name} (seed {seed})")
             plotted.append(
                 pd.DataFrame(
                     {
-                        "run": f"{source['experiment']}/{schedule}/seed{seed}",
+                        "run": run_name(source["experiment"], schedule, seed),
                         "schedule": schedule,
                         "x": tail.step,
                         "statistic": "train_loss",
@@ -60,7 +63,7 @@ def sample_size_convergence(
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     plotted = data.assign(
-        run=data.experiment + "/" + data.schedule + "/seed" + data.seed.astype(str),
+        run=run_labels(data),
         x=data.tokens if tokens else data["size"],
     )[["run", "schedule", "step", "x", "statistic", "value"]]
     return fig, plotted.reset_index(drop=True)
@@ -90,8 +93,9 @@ def eq10(stats, iterations, sources, sample_size=None) -> tuple[plt.Figure, pd.D
     sides = eq10_sides(in_sources(stats, sources), in_sources(iterations, sources), batch_sizes)
     sides = sides[(sides.step > 0) & np.isfinite(sides.rhs) & (sides.rhs > 0)]
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for schedule, run in sides.groupby("schedule"):
-        ax.loglog(run.rhs, run.lhs, "o", ms=4, label=schedule)
+    for (experiment, schedule), run in sides.groupby(["experiment", "schedule"]):
+        label = schedule_label(sources, experiment, schedule)
+        ax.loglog(run.rhs, run.lhs, "o", ms=4, label=label)
     low = min(sides.rhs.min(), sides.lhs.min())
     high = max(sides.rhs.max(), sides.lhs.max())
     ax.loglog([low, high], [low, high], "k--", lw=1, label="identity")
@@ -107,9 +111,7 @@ def eq10(stats, iterations, sources, sample_size=None) -> tuple[plt.Figure, pd.D
         value_vars=["lhs", "rhs"],
         var_name="statistic",
     )
-    plotted = plotted.assign(
-        run=plotted.experiment + "/" + plotted.schedule + "/seed" + plotted.seed.astype(str)
-    )
+    plotted = plotted.assign(run=run_labels(plotted))
     return fig, plotted.rename(columns={"step": "x"})[
         ["run", "schedule", "x", "statistic", "value"]
     ]
@@ -136,7 +138,10 @@ def theorem8(stats, iterations, sources, sample_size=None) -> tuple[plt.Figure, 
         for name, at in curves.items():
             run = runs[(runs.schedule == name) & (runs.step >= at)].sort_values("step")
             x, y = run.step - at, smoothed(run.loss, max(1, per_epoch))
-            label = f"{name} (branch)" if name in source["branches"] else f"{name} (continued at η)"
+            shown = schedule_label([source], source["experiment"], name)
+            label = (
+                f"{shown} (branch)" if name in source["branches"] else f"{shown} (continued at η)"
+            )
             ax.plot(x, y, lw=1.2, label=label)
             plotted.append(
                 pd.DataFrame(

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")  # figures are made in batch jobs without a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 (pyplot only once the backend is chosen)
 
 
 def save_figure(fig: plt.Figure, data: pd.DataFrame, pdf: Path, png: Path, parquet: Path) -> None:

@@ -8,12 +8,22 @@ Every function takes the tidy tables of stationarity.tables (``stats``: run × s
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..tables import run_labels
+
 COLUMNS = [
     ("train_loss", "training loss"),
     ("grad_norm", "gradient norm ‖∇L‖"),
     ("noise", "gradient noise σ"),
     ("sharpness", "sharpness ‖∇²L‖"),
 ]
+
+
+def schedule_label(sources: list[dict], experiment: str, schedule: str) -> str:
+    """A schedule's label from its source (the config's ``label``), else its name."""
+    for source in sources:
+        if source["experiment"] == experiment:
+            return source.get("labels", {}).get(schedule, schedule)
+    return schedule
 
 
 def source_rows(sources: list[dict]) -> list[tuple[str, str]]:
@@ -44,9 +54,7 @@ def curves(stats: pd.DataFrame, iterations: pd.DataFrame, x: str) -> pd.DataFram
         train = iterations.assign(x=iterations.step).rename(columns={"loss": "value"})
         train = train.assign(statistic="train_loss")
     frame = pd.concat([train[estimates.columns], estimates], ignore_index=True)
-    frame.insert(
-        0, "run", frame.experiment + "/" + frame.schedule + "/seed" + frame.seed.astype(str)
-    )
+    frame.insert(0, "run", run_labels(frame))
     return frame
 
 
@@ -64,7 +72,7 @@ def statistics_grid(
             for _, seed_run in run[run.statistic == name].groupby("seed"):
                 series = seed_run.sort_values("x")
                 ax.plot(series.x, series.value, marker="." if name != "train_loss" else None, lw=1)
-            ax.set_title(f"{schedule}: {label}", fontsize=9)
+            ax.set_title(f"{schedule_label(sources, experiment, schedule)}: {label}", fontsize=9)
             ax.set_xlabel(x)
             if name in ("noise", "sharpness"):
                 ax.set_yscale("log")

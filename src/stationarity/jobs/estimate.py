@@ -1,4 +1,4 @@
-"""Estimate jobs of the workflow: the statistics of one checkpoint over the run's fixed m samples.
+"""The estimate and sample_size jobs: the statistics of one checkpoint over the run's fixed samples.
 
 The m samples come from one seeded shuffle of the clean (un-augmented) training set: the estimate
 takes its first m, the sample-size study its first n for each size n, so every checkpoint of a run
@@ -13,18 +13,19 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from .data import TEXT_SETS, ContextSegments, build_image_data, load_text_corpus
-from .estimators import (
+from ..data import TEXT_SETS, ContextSegments, build_image_data, load_text_corpus
+from ..estimators import (
     estimate,
     nested_subsets,
     sample_size_study,
     summed_cross_entropy,
     summed_target_nll,
 )
-from .models import build_model
-from .models.transformer_xl import WithContext
-from .run_plan import run_spec
-from .train_spec import TrainSpec
+from ..models import build_model
+from ..models.transformer_xl import WithContext
+from ..plan.runs import run_spec
+from ..tables import write_table
+from ..training.spec import TrainSpec
 
 ESTIMATE_OPTIONS = ("mode", "noise", "sharpness", "sharpness_rtol", "max_hvps")
 
@@ -123,6 +124,5 @@ def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=Non
         table.insert(0, key, value)
     table["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     table["commit"] = git_commit()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out, index=False)
+    write_table(table, out)
     return table

@@ -1,25 +1,24 @@
-"""One training job of the workflow: build the run from its config, train it, publish its outputs.
+"""The train job: build the run from its settings, train (or resume) it, publish its outputs.
 
 The checkpoint folder holds the durable state (checkpoints, their manifest, the per-step log); the
 job's declared outputs are copies made at the end, because Snakemake deletes the outputs of a failed
-job and a retry must still find everything it needs to resume.
+job and a retry must still find everything it needs to resume. A run on several GPUs trains in one
+process per GPU under torchrun (``launch``), each running ``run_rank``.
 """
 
-import shutil
+import json
+import subprocess
+import sys
 from pathlib import Path
 
-from .distributed import is_main_process
-from .run_plan import run_spec
-from .tracking import Tracker
-from .train import train_run
+import torch.distributed as dist
 
-
-def publish(source: Path, target: Path) -> None:
-    """Copy source to target atomically (a reader never sees half a file)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(source, partial)
-    partial.replace(target)
+from ..files import copy_atomically
+from ..plan.runs import run_spec
+from ..tracking import Tracker
+from ..training.distributed import is_main_process, join_group, wait_for_rank0
+from ..training.loop import train_run
+from ..training.preemption import Preempted
 
 
 def run_train_job(
@@ -51,4 +50,49 @@ def run_train_job(
     if not is_main_process():
         return
     for target, source in durable.items():
-        publish(source, target)
+        copy_atomically(source, target)
+
+
+def launch(processes: int, job: dict, log=None) -> int:
+    """Run ``run_train_job(**job)`` in ``processes`` processes under torchrun; its exit code.
+
+    ``log``: a file that receives torchrun's output (default: this process's).
+    """
+    job_file = Path(job["checkpoint_dir"]) / "ddp_job.json"
+    job_file.parent.mkdir(parents=True, exist_ok=True)
+    job_file.write_text(json.dumps(job, default=str))
+    command = [
+        *(sys.executable, "-m", "torch.distributed.run", "--standalone"),
+        f"--nproc-per-node={processes}",
+        "--local-ranks-filter=0",  # one progress log; a failing rank's traceback is still shown
+        *("-m", "stationarity.jobs.train", str(job_file)),
+    ]
+    return subprocess.run(command, stdout=log, stderr=log, check=False).returncode
+
+
+def run_rank(job_file: str) -> None:
+    """One torchrun process: join the group, train, and leave only when rank 0 has saved."""
+    job = json.loads(Path(job_file).read_text())
+    join_group()
+    paths = ("checkpoint_dir", "wandb_dir", "manifest", "train_log")
+    try:
+        run_train_job(
+            job["settings"],
+            **{key: Path(job[key]) for key in paths},
+            threads=max(1, job["threads"] // dist.get_world_size()),
+        )
+    except Preempted:
+        # torchrun stops every rank once one exits non-zero: wait for rank 0's checkpoint first.
+        wait_for_rank0()
+        raise
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    # Run the package's copy of this module, whose state the training loop shares (not __main__'s).
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    from stationarity.jobs.train import run_rank as package_run_rank
+
+    record(package_run_rank)(sys.argv[1])

@@ -238,7 +238,3 @@ def transformer_xl(num_classes: int, input_shape: tuple[int, ...], **options) ->
     if "cutoffs" in options:
         options["cutoffs"] = tuple(options["cutoffs"])
     return TransformerXL(TransformerXLConfig(vocab_size=num_classes, **options))
-
-
-# The per-sample gradient rules of this model's modules; imported here so they always exist with it.
-from ..estimators import lm_rules  # noqa: E402, F401

@@ -1,16 +1,14 @@
 """What a run will do, known before it starts: its TrainSpec and the steps it will checkpoint.
 
 The workflow needs the checkpoint steps at planning time (one estimate job per checkpoint, listed by
-a dry run), before any data is downloaded, so the training-set sizes are constants here.
+a dry run), before any data is downloaded: the training-set sizes come from the data catalog.
 """
 
 import dataclasses
 from pathlib import Path
 
-from .train_spec import TrainSpec, steps_per_epoch
-
-# Training samples of each data set (ImageNet-1k train split, CIFAR-10 train, the demo sets).
-TRAIN_SIZES = {"imagenet": 1_281_167, "cifar10": 50_000, "mnist5k": 5_000, "digits": 1_797}
+from ..data.catalog import CATALOG
+from ..training.spec import TrainSpec, steps_per_epoch
 
 
 def run_spec(settings: dict, wandb_dir: Path | None = None) -> TrainSpec:
@@ -42,11 +40,12 @@ def planned_checkpoints(spec: TrainSpec) -> list[int]:
     """The steps at which training saves a checkpoint: every interval, the first and the last."""
     by_steps = spec.epochs is None and "steps" in spec.checkpoint_every
     name = spec.data["name"]
-    if not by_steps and name not in TRAIN_SIZES:
+    train_size = CATALOG[name].train_size if name in CATALOG else None
+    if not by_steps and train_size is None:
         raise ValueError(
             f"{spec.experiment}: with data set {name!r} set max_steps and checkpoint_every.steps "
             "(its epoch length is not known before the data is prepared)"
         )
-    per_epoch = None if by_steps else steps_per_epoch(TRAIN_SIZES[name], spec.batch_size)
+    per_epoch = None if by_steps else steps_per_epoch(train_size, spec.batch_size)
     total, every = spec.total_steps(per_epoch), spec.checkpoint_interval(per_epoch)
     return sorted(set(range(0, total + 1, every)) | {total})

@@ -1,6 +1,9 @@
-"""Tidy tables: everything measured for one experiment, one row per (run, step, statistic).
+"""Tidy tables: everything measured for one run, one row per (step, statistic), and reading back.
 
-Figures read only these tables. W&B receives the same numbers here (job type ``estimate``).
+One table per run holds three kinds of rows: ``estimate`` (the statistics at a checkpoint),
+``sample_size`` (the same at one subset size of the sample-size study, in column ``size``) and
+``iteration`` (the per-step training loss ``train_loss`` and learning rate ``lr``). Figures read
+only these tables, split back into one frame per kind by ``split_kinds``.
 """
 
 from collections.abc import Iterable
@@ -8,8 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_write_bytes
-from .tracking import WANDB_KEYS, Tracker, stable_run_id
+from ..files import atomic_write_bytes, run_name
 
 RUN = ["experiment", "schedule", "seed"]
 STATISTICS = ["loss", "grad_norm", "noise", "sharpness", "top_eigenvalue"]
@@ -18,6 +20,14 @@ METADATA = [
     "samples", "tokens", "hvps", "sharpness_converged", "noise_method", "mode", "seconds",
     "device", "commit",
 ]  # fmt: skip
+COLUMNS = [*RUN, "kind", "step", "epoch", "size", "statistic", "value", *METADATA]
+ITERATION_STATISTICS = {"loss": "train_loss", "lr": "lr"}  # training-log column -> statistic
+
+
+def run_labels(frame: pd.DataFrame) -> pd.Series:
+    """The run name (``experiment/schedule/seedN``) of every row."""
+    names = map(run_name, frame.experiment, frame.schedule, frame.seed)
+    return pd.Series(list(names), index=frame.index, dtype=object)
 
 
 def tidy_statistics(wide: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFrame:
@@ -28,82 +38,76 @@ def tidy_statistics(wide: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFra
     return tidy[[*ids, "statistic", "value", *meta]].sort_values([*ids, "statistic"])
 
 
-def read_train_log(path: Path) -> pd.DataFrame:
-    """A run's per-iteration log, labelled with the run its path names (runs/E/S/seedN/...)."""
-    path = Path(path)
-    experiment, schedule, seed = path.parts[-4], path.parts[-3], int(path.parts[-2][4:])
-    log = pd.read_parquet(path)
-    return log.assign(experiment=experiment, schedule=schedule, seed=seed)[
-        [*RUN, "step", "epoch", "lr", "loss"]
+def tidy_iterations(log: pd.DataFrame, experiment: str, schedule: str, seed: int) -> pd.DataFrame:
+    """A run's per-step training log (step, epoch, lr, loss) as tidy rows of one run."""
+    log = log.astype({"epoch": "float64"})  # as in the estimates, where epochs are fractional
+    tidy = log.melt(id_vars=["step", "epoch"], value_vars=list(ITERATION_STATISTICS))
+    tidy = tidy.assign(statistic=tidy.variable.map(ITERATION_STATISTICS))
+    return tidy.assign(experiment=experiment, schedule=schedule, seed=seed)[
+        [*RUN, "step", "epoch", "statistic", "value"]
     ]
 
 
-def read_all(paths: Iterable[Path]) -> pd.DataFrame:
-    """The Parquet files concatenated (an empty frame for none)."""
+def nullable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer and boolean columns as nullable dtypes, so other kinds of rows can leave them out."""
+    kinds = {"i": "Int64", "b": "boolean"}
+    return frame.astype(
+        {column: kinds[dtype.kind] for column, dtype in frame.dtypes.items() if dtype.kind in kinds}
+    )
+
+
+def run_table(estimates: pd.DataFrame, studies: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """One run's tidy table from its tidy estimates, sample-size study and training log."""
+    parts = [
+        nullable(frame.assign(kind=kind))
+        for kind, frame in (("estimate", estimates), ("sample_size", studies), ("iteration", log))
+        if len(frame)
+    ]
+    table = pd.concat(parts, ignore_index=True)
+    return table[[column for column in COLUMNS if column in table]]
+
+
+def restored(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns of one kind of rows, nullable integers and booleans back to plain ones."""
+    frame = frame[[column for column in columns if column in frame]]
+    frame = frame.dropna(axis="columns", how="all").reset_index(drop=True)
+    plain = {"Int64": "int64", "Float64": "float64", "boolean": "bool"}
+    return frame.astype(
+        {
+            column: plain[str(dtype)]
+            for column, dtype in frame.dtypes.items()
+            if str(dtype) in plain and not frame[column].isna().any()
+        }
+    )
+
+
+def split_kinds(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The frames figures read: ``stats``, ``sample_size`` (tidy) and ``iterations`` (wide)."""
+    ids = [*RUN, "step", "epoch"]
+    table = table.reindex(columns=COLUMNS)  # a run without a sample-size study has no `size`
+    stats = table[table.kind == "estimate"].sort_values([*ids, "statistic"], kind="stable")
+    studies = table[table.kind == "sample_size"]
+    studies = studies.sort_values([*ids, "size", "statistic"], kind="stable")
+    rows = table[table.kind == "iteration"]
+    iterations = rows.pivot(index=[*ids], columns="statistic", values="value").reset_index()
+    iterations = iterations.rename(columns={v: k for k, v in ITERATION_STATISTICS.items()})
+    iterations = iterations.astype({"epoch": "int64"})
+    # Keep the runs in the order their tables were read, each run's steps in order.
+    first = rows.drop_duplicates(RUN)[RUN].reset_index(drop=True).reset_index(names="position")
+    iterations = iterations.merge(first, on=RUN).sort_values(["position", "step"], kind="stable")
+    return {
+        "stats": restored(stats, [*ids, "statistic", "value", *METADATA]),
+        "sample_size": restored(studies, [*ids, "size", "statistic", "value", *METADATA]),
+        "iterations": restored(iterations, [*ids, "lr", "loss"]),
+    }
+
+
+def read_tables(paths: Iterable[Path]) -> pd.DataFrame:
+    """The Parquet files concatenated in the order given (an empty frame for none)."""
     frames = [pd.read_parquet(path) for path in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write a table atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, frame.reset_index(drop=True).to_parquet(index=False))
-
-
-def mirror_run(wandb: dict, name: str, job_type: str, group: str, config: dict) -> Tracker:
-    """A started W&B mirror run for ``name`` and ``job_type`` (a no-op when W&B is disabled)."""
-    tracker = Tracker()
-    tracker.start(
-        run_id=stable_run_id(f"{name}/{job_type}"),
-        name=name,
-        group=group,
-        job_type=job_type,
-        config=config,
-        **{key: value for key, value in wandb.items() if key in WANDB_KEYS},
-    )
-    return tracker
-
-
-def mirror_to_wandb(stats: pd.DataFrame, wandb: dict) -> None:
-    """Log each run's estimates to W&B (job type 'estimate', grouped by experiment)."""
-    if wandb.get("mode", "disabled") == "disabled" or stats.empty:
-        return
-    for (experiment, schedule, seed), run in stats.groupby(RUN):
-        config = {"experiment": experiment, "schedule": schedule, "seed": int(seed)}
-        tracker = mirror_run(
-            wandb, f"{experiment}/{schedule}/seed{seed}", "estimate", experiment, config
-        )
-        wide = run.pivot_table(index=["step", "epoch"], columns="statistic", values="value")
-        for (step, epoch), row in wide.iterrows():
-            metrics = {f"estimate/{key}": float(value) for key, value in row.items()}
-            tracker.log({**metrics, "epoch": float(epoch)}, step=int(step))
-        tracker.finish()
-
-
-def mirror_figure(name: str, png: Path, wandb: dict) -> None:
-    """Log a figure's PNG to W&B (job type 'figure'); the PNG itself stays the result."""
-    if wandb.get("mode", "disabled") == "disabled":
-        return
-    tracker = mirror_run(wandb, f"figures/{name}", "figure", "figures", {"figure": name})
-    tracker.log_image(name, png)
-    tracker.finish()
-
-
-def collect_experiment(
-    stats: Iterable[Path],
-    sample_size: Iterable[Path],
-    train_logs: Iterable[Path],
-    outputs: dict[str, Path],
-    wandb: dict,
-) -> None:
-    """Write the experiment's tables (stats, iterations, sample_size) and mirror them to W&B."""
-    estimates = read_all(stats)
-    tidy = tidy_statistics(estimates) if len(estimates) else pd.DataFrame()
-    write_parquet(tidy, outputs["stats"])
-    iterations = pd.concat([read_train_log(path) for path in train_logs], ignore_index=True)
-    write_parquet(iterations, outputs["iterations"])
-    studies = read_all(sample_size)
-    write_parquet(
-        tidy_statistics(studies, ["size"]) if len(studies) else studies, outputs["sample_size"]
-    )
-    mirror_to_wandb(tidy, wandb)
+    atomic_write_bytes(Path(path), frame.reset_index(drop=True).to_parquet(index=False))

@@ -28,9 +28,14 @@ def figure_panels(entity: str, project: str, figure: str, sources: list[dict]) -
 
 
 def build_report(
-    study: str, figures: list[str], figure_sources: dict, project: str, entity: str
+    study: str,
+    figures: list[str],
+    figure_sources: dict,
+    project: str,
+    entity: str,
+    captions: dict[str, str] | None = None,
 ) -> wr.Report:
-    """The report of ``study``: a heading and a panel grid for each figure drawn from runs."""
+    """The report of ``study``: heading, caption and panel grid of each figure drawn from runs."""
     blocks = [
         wr.H1(f"Study {study}"),
         wr.P(
@@ -42,6 +47,8 @@ def build_report(
     for figure in figures:
         if figure in figure_sources:  # the synthetic and theory figures have no W&B runs
             blocks.append(wr.H2(figure))
+            if captions and figure in captions:
+                blocks.append(wr.P(captions[figure]))
             blocks.append(figure_panels(entity, project, figure, figure_sources[figure]))
     return wr.Report(project=project, entity=entity, title=f"stationarity: {study}", blocks=blocks)
 

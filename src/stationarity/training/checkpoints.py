@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 MANIFEST_COLUMNS = ("step", "epoch", "file", "sha256")
 
@@ -95,14 +95,6 @@ def write_checkpoint(
     others = [e for e in read_manifest(manifest_path) if e.step != step]
     write_manifest(manifest_path, [*others, entry])
     return entry
-
-
-def save_checkpoint(
-    state: dict, checkpoint_dir: Path, manifest_path: Path, *, step: int, epoch: float
-) -> ManifestEntry:
-    """Save ``state`` as the checkpoint of ``step`` and record it in the manifest."""
-    data = serialize_checkpoint(state)
-    return write_checkpoint(data, checkpoint_dir, manifest_path, step=step, epoch=epoch)
 
 
 def load_checkpoint(

@@ -1,6 +1,6 @@
 """Data-parallel training on the GPUs of one node, for runs that ask for more than one GPU.
 
-``launch`` runs ``torchrun``, which starts one process per GPU; each trains on its share of every
+The train job runs ``torchrun``, which starts one process per GPU; each trains on its share of every
 global batch, so the run is the one a single process would train: the same batches (in the same
 order, with the same augmentation), learning rates, logged losses and checkpoints, to float
 rounding. Rank 0 alone writes checkpoints, logs and W&B; every rank resumes from them. BatchNorm
@@ -8,11 +8,7 @@ normalises over each GPU's share and keeps rank 0's running statistics, as the a
 code's ``DataParallel`` did. Outside ``torchrun`` every helper here is the single-process identity.
 """
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -92,55 +88,17 @@ def data_parallel(task, model):
     return ShardedTask(task, dist.get_rank(), dist.get_world_size()), wrapped
 
 
-def launch(processes: int, job: dict, log=None) -> int:
-    """Run ``run_train_job(**job)`` in ``processes`` processes under torchrun; its exit code.
-
-    ``log``: a file that receives torchrun's output (default: this process's).
-    """
-    job_file = Path(job["checkpoint_dir"]) / "ddp_job.json"
-    job_file.parent.mkdir(parents=True, exist_ok=True)
-    job_file.write_text(json.dumps(job, default=str))
-    command = [
-        *(sys.executable, "-m", "torch.distributed.run", "--standalone"),
-        f"--nproc-per-node={processes}",
-        "--local-ranks-filter=0",  # one progress log; a failing rank's traceback is still shown
-        *("-m", "stationarity.distributed", str(job_file)),
-    ]
-    return subprocess.run(command, stdout=log, stderr=log, check=False).returncode
-
-
-def run_rank(job_file: str) -> None:
-    """One torchrun process: join the group, train, and leave only when rank 0 has saved."""
+def join_group() -> None:
+    """Join the torchrun process group: NCCL for the model, a gloo group for control messages."""
     global _control
-    from .preemption import Preempted
-    from .train_job import run_train_job
-
-    job = json.loads(Path(job_file).read_text())
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
         dist.init_process_group("nccl")
         _control = dist.new_group(backend="gloo")
     else:
         dist.init_process_group("gloo")
-    paths = ("checkpoint_dir", "wandb_dir", "manifest", "train_log")
-    try:
-        run_train_job(
-            job["settings"],
-            **{key: Path(job[key]) for key in paths},
-            threads=max(1, job["threads"] // dist.get_world_size()),
-        )
-    except Preempted:
-        # torchrun stops every rank once one exits non-zero: wait for rank 0's checkpoint first.
-        dist.barrier(group=_control)
-        raise
-    finally:
-        dist.destroy_process_group()
 
 
-if __name__ == "__main__":
-    # Run the package's copy of this module, whose state train.py shares (not this __main__ copy).
-    from torch.distributed.elastic.multiprocessing.errors import record
-
-    from stationarity.distributed import run_rank as package_run_rank
-
-    record(package_run_rank)(sys.argv[1])
+def wait_for_rank0() -> None:
+    """Block until every rank arrives (rank 0 arrives once its final checkpoint is saved)."""
+    dist.barrier(group=_control)

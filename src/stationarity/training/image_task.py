@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .data import ImageData, TensorImageDataset
-from .seeding import derive_seed
-from .train_spec import steps_per_epoch
+from ..data import ImageData, TensorImageDataset
+from ..seeding import derive_seed
+from .spec import steps_per_epoch
 
 Batch = tuple[Tensor, Tensor]
 

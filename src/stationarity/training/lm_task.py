@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor, nn
 
-from .data import load_text_corpus
+from ..data import load_text_corpus
 
 Batch = tuple[Tensor, Tensor]
 

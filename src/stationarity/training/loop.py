@@ -20,18 +20,18 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoint import latest_valid, serialize_checkpoint, write_checkpoint
-from .data import TEXT_SETS, build_image_data
+from ..data import TEXT_SETS, build_image_data
+from ..models import build_model
+from ..tracking import WANDB_KEYS, stable_run_id
+from .checkpoints import latest_valid, serialize_checkpoint, write_checkpoint
 from .distributed import any_rank, data_parallel, is_main_process
 from .image_task import ImageTask
 from .lm_task import build_lm_task
-from .models import build_model
 from .ordered_writer import OrderedWriter
 from .preemption import Preempted, PreemptionSignals
 from .schedules import learning_rate
-from .tracking import WANDB_KEYS, stable_run_id
-from .train_spec import TrainSpec
-from .train_state import TrainLog, rng_state, set_rng_state, write_log_frame
+from .spec import TrainSpec
+from .state import TrainLog, rng_state, set_rng_state, write_log_frame
 
 
 def pick_device(device: str) -> torch.device:

@@ -4,6 +4,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..files import run_name
 from .schedules import check_schedule
 
 OPTIMIZERS = ("sgd", "adam")
@@ -30,7 +31,6 @@ class TrainSpec:
     checkpoint_every: dict = field(default_factory=lambda: {"epochs": 1})
     precision: str = "fp32"
     wandb: dict = field(default_factory=lambda: {"mode": "disabled"})  # mode, project, entity
-    label: str = ""
     # A branch (Theorem 8) starts from another run's checkpoint: its model and optimiser state.
     init_from: str | None = None
 
@@ -62,7 +62,7 @@ class TrainSpec:
     @property
     def run_path(self) -> str:
         """The run's name: ``{experiment}/{schedule}/seed{seed}``, as in the results tree."""
-        return f"{self.experiment}/{self.schedule_name}/seed{self.seed}"
+        return run_name(self.experiment, self.schedule_name, self.seed)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """How many optimisation steps the run takes."""
@@ -112,7 +112,6 @@ class TrainSpec:
             checkpoint_every=dict(experiment_cfg.get("checkpoint_every", {"epochs": 1})),
             precision=experiment_cfg.get("precision", "fp32"),
             wandb=dict(wandb_cfg or {"mode": "disabled"}),
-            label=experiment_cfg.get("label", ""),
         )
 
 

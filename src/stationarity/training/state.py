@@ -1,6 +1,5 @@
 """What a checkpoint must hold beyond weights: RNG states, and the per-iteration training log."""
 
-import io
 import random
 import warnings
 from pathlib import Path
@@ -9,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .atomic import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 
 def rng_state() -> dict:
@@ -73,10 +72,6 @@ class TrainLog:
         self.frames = [pd.concat(frames, ignore_index=True)]
         return self.frames[0]
 
-    def write(self, path: Path) -> None:
-        """Write the whole log to ``path`` atomically."""
-        write_log_frame(self.frame(), path)
-
     @classmethod
     def resume(cls, path: Path, step: int) -> "TrainLog":
         """The rows of an earlier attempt before ``step`` (the checkpoint resumed from)."""
@@ -90,6 +85,4 @@ class TrainLog:
 
 def write_log_frame(frame: pd.DataFrame, path: Path) -> None:
     """Write a training-log frame to ``path`` as Parquet, atomically."""
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, frame.to_parquet(index=False))

@@ -1,0 +1,7 @@
+"""Planning a study before anything runs: runs, checkpoints, jobs, files and resources."""
+
+from .paths import Paths, Run
+from .resources import Resources
+from .study import StudyPlan
+
+__all__ = ["Paths", "Resources", "Run", "StudyPlan"]

@@ -1,0 +1,217 @@
+"""StudyPlan: which runs, checkpoints and jobs a study (or one of its targets) needs.
+
+Built once from a validated config. The Snakemake rules ask it for their inputs and resources in
+one-line input functions, so every planning question is answered here, without Snakemake.
+"""
+
+import os
+from functools import cached_property
+
+from ..config import SYNTHETIC_FIGURES
+from ..data.catalog import CATALOG
+from .paths import Paths, Run
+from .resources import Resources, estimate_resources, train_resources
+from .runs import planned_checkpoints, run_spec
+
+# Keys of an experiment that do not change how its runs train. They are left out of the train
+# jobs' params, so editing them (adding a schedule, measuring differently) retrains nothing.
+NOT_TRAINING = ("label", "seeds", "schedules", "statistics", "sample_size")
+
+
+def nearest(steps: list[int], fraction: float) -> int:
+    """The step of ``steps`` nearest to ``fraction`` of the last one."""
+    return min(steps, key=lambda step: abs(step - fraction * steps[-1]))
+
+
+class StudyPlan:
+    """Every run of a study, its checkpoints, its jobs' inputs and resources, each target's runs."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.experiments = config["experiments"]
+        self.paths = Paths(config["study"])
+        self.runs = [
+            Run(name, schedule, int(seed))
+            for name, experiment in self.experiments.items()
+            for schedule in experiment["schedules"]
+            for seed in experiment["seeds"]
+        ]
+
+    # --- runs and their checkpoints -------------------------------------------------------------
+    def run_settings(self, run: Run) -> dict:
+        """The plain-data description of a run: its experiment's training keys and its schedule."""
+        experiment = self.experiments[run.experiment]
+        training = {k: v for k, v in experiment.items() if k not in NOT_TRAINING}
+        training["schedules"] = {run.schedule: experiment["schedules"][run.schedule]}
+        return {
+            "experiment": run.experiment,
+            "schedule": run.schedule,
+            "seed": run.seed,
+            "config": training,
+        }
+
+    @cached_property
+    def checkpoints(self) -> dict[Run, list[int]]:
+        """The steps each run will checkpoint, known before it trains."""
+        return {run: planned_checkpoints(run_spec(self.run_settings(run))) for run in self.runs}
+
+    def parent(self, run: Run) -> tuple[Run, int] | None:
+        """A branch run's parent run and the parent's step it starts from; None for other runs."""
+        origin = self.experiments[run.experiment]["schedules"][run.schedule].get("from_checkpoint")
+        if origin is None:
+            return None
+        parent = Run(run.experiment, origin["schedule"], run.seed)
+        return parent, nearest(self.checkpoints[parent], origin["at"])
+
+    def estimated_steps(self, run: Run) -> list[int]:
+        """Every ``statistics.every``-th checkpoint of a run, with its first and last."""
+        steps = self.checkpoints[run]
+        every = self.experiments[run.experiment]["statistics"].get("every", 1)
+        return sorted(set(steps[::every]) | {steps[-1]})
+
+    def studied_steps(self, run: Run) -> list[int]:
+        """The checkpoints nearest to the fractions of training the sample-size study asks for."""
+        study = self.experiments[run.experiment].get("sample_size")
+        if study is None:
+            return []
+        return sorted({nearest(self.checkpoints[run], at) for at in study["at"]})
+
+    # --- data ---------------------------------------------------------------------------------
+    @cached_property
+    def data_sets(self) -> dict[tuple[str, str], str]:
+        """(data set, root) to prepare → the config key that sets that root (for messages)."""
+        return {
+            (experiment["data"]["name"], os.path.normpath(experiment["data"]["root"])): (
+                f"experiments.{name}.data.root"
+            )
+            for name, experiment in reversed(self.experiments.items())
+        }
+
+    def data_receipts(self) -> list[str]:
+        """The receipt of every data set the study prepares."""
+        return [os.path.join(root, f".prepared-{name}.json") for name, root in self.data_sets]
+
+    def data_receipt(self, run: Run) -> str:
+        """The file that says a run's data set is prepared."""
+        data = self.experiments[run.experiment]["data"]
+        return os.path.join(os.path.normpath(data["root"]), f".prepared-{data['name']}.json")
+
+    # --- training -------------------------------------------------------------------------------
+    def train_inputs(self, run: Run) -> dict[str, str]:
+        """A run's prepared data, and for a branch the parent run it starts from."""
+        inputs = {"data": self.data_receipt(run)}
+        start = self.parent(run)
+        if start is not None:
+            inputs["parent"] = self.paths.fill(self.paths.manifest, start[0])
+        return inputs
+
+    def train_settings(self, run: Run) -> dict:
+        """Everything the training loop needs about one run, with a branch's start checkpoint."""
+        start = self.parent(run)
+        init_from = None if start is None else self.paths.fill(self.paths.checkpoint, *start)
+        return {**self.run_settings(run), "init_from": init_from}
+
+    def on_gpu(self, run: Run) -> bool:
+        """Whether a run trains on GPUs: every data set but the bundled ones, which train on CPU."""
+        return not CATALOG[self.experiments[run.experiment]["data"]["name"]].bundled
+
+    def train_resources(self, run: Run) -> Resources:
+        """GPUs, cores, memory and runtime of a run's training job."""
+        gpus = self.experiments[run.experiment].get("gpus", 1) if self.on_gpu(run) else 0
+        return train_resources(gpus)
+
+    # --- measurement ------------------------------------------------------------------------------
+    def estimate_settings(self, run: Run) -> dict:
+        """A run's settings and its experiment's ``statistics``: all an estimate job depends on."""
+        settings = self.run_settings(run)
+        statistics = self.experiments[run.experiment]["statistics"]
+        return {**settings, "config": {**settings["config"], "statistics": statistics}}
+
+    def estimate_resources(self, run: Run) -> Resources:
+        """An estimate job: one GPU where the run trained on GPUs (the statistics need no more)."""
+        return estimate_resources(self.on_gpu(run), hours=4)
+
+    def sample_size_resources(self, run: Run) -> Resources:
+        """A sample-size job: as an estimate, for up to 12 hours (it measures up to 2m samples)."""
+        return estimate_resources(self.on_gpu(run), hours=12)
+
+    def sample_sizes(self, run: Run) -> list[int]:
+        """The subset sizes of a run's sample-size study."""
+        return self.experiments[run.experiment]["sample_size"]["sizes"]
+
+    def collect_inputs(self, run: Run) -> dict[str, list[str]]:
+        """Everything measured for one run: estimates, sample-size studies, training log."""
+        paths = self.paths
+        return {
+            "stats": [paths.fill(paths.stats, run, s) for s in self.estimated_steps(run)],
+            "sample_size": [paths.fill(paths.sample_size, run, s) for s in self.studied_steps(run)],
+            "train_log": [paths.fill(paths.train_log, run)],
+        }
+
+    # --- figures and targets ------------------------------------------------------------------
+    def figure_runs(self, name: str) -> list[Run]:
+        """The runs a figure of trained runs draws, and the parents of the branches among them."""
+        runs = [
+            Run(source["experiment"], schedule, int(seed))
+            for source in self.config.get("figure_sources", {}).get(name, [])
+            for schedule in source["schedules"]
+            for seed in self.experiments[source["experiment"]]["seeds"]
+        ]
+        parents = [start[0] for start in map(self.parent, runs) if start is not None]
+        return sorted(set(runs + parents), key=self.runs.index)  # in the config's order
+
+    def figure_inputs(self, name: str) -> dict[str, str | list[str]]:
+        """The tables a figure reads: a synthetic experiment's table, or its runs' tables."""
+        if name in SYNTHETIC_FIGURES:
+            return {"table": self.paths.synthetic.format(synthetic=SYNTHETIC_FIGURES[name])}
+        return {
+            "tables": [self.paths.fill(self.paths.table, run) for run in self.figure_runs(name)]
+        }
+
+    def figure_sources(self, name: str) -> list[dict]:
+        """A figure's sources, with batch size (eq. 10), branch points (Thm. 8), schedule labels."""
+        return [
+            {
+                **source,
+                "batch_size": self.experiments[source["experiment"]]["batch_size"],
+                "branches": self.branches_of(source["experiment"], source["schedules"]),
+                "labels": self.schedule_labels(source["experiment"]),
+            }
+            for source in self.config.get("figure_sources", {}).get(name, [])
+        ]
+
+    def schedule_labels(self, experiment: str) -> dict[str, str]:
+        """Each schedule's legend label: its ``label`` in the config, else its name."""
+        schedules = self.experiments[experiment]["schedules"]
+        return {name: schedule.get("label", name) for name, schedule in schedules.items()}
+
+    def branches_of(self, experiment: str, schedules: list[str]) -> dict[str, list]:
+        """For the branch runs among schedules (first seed): {schedule: [parent schedule, step]}."""
+        seed = int(self.experiments[experiment]["seeds"][0])
+        starts = {s: self.parent(Run(experiment, s, seed)) for s in schedules}
+        return {s: [start[0].schedule, start[1]] for s, start in starts.items() if start}
+
+    def target_runs(self, target: str | None = None) -> list[Run]:
+        """The runs a figure draws, or every run of the study for no target."""
+        return self.runs if target is None else self.figure_runs(target)
+
+    def job_counts(self, runs: list[Run]) -> dict[str, int]:
+        """How many jobs of each training and measurement rule these runs need."""
+        return {
+            "train": len(runs),
+            "estimate": sum(len(self.estimated_steps(run)) for run in runs),
+            "sample_size": sum(len(self.studied_steps(run)) for run in runs),
+            "collect": len(runs),
+        }
+
+    def all_tables(self) -> list[str]:
+        """The tidy table of every run."""
+        return [self.paths.fill(self.paths.table, run) for run in self.runs]
+
+    def all_figures(self) -> list[str]:
+        """Every file of every figure the config lists."""
+        return [path for name in self.config["figures"] for path in self.paths.figure_files(name)]
+
+    def synthetic_settings(self, name: str) -> dict:
+        """The config block of one synthetic experiment, passed as keyword arguments."""
+        return self.config["synthetic"][name]

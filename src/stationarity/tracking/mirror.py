@@ -1,0 +1,44 @@
+"""Mirror results to W&B: each run's estimates and each figure's PNG (the files stay the truth)."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from .runs import WANDB_KEYS, Tracker, stable_run_id
+
+
+def mirror_run(wandb: dict, name: str, job_type: str, group: str, config: dict) -> Tracker:
+    """A started W&B mirror run for ``name`` and ``job_type`` (a no-op when W&B is disabled)."""
+    tracker = Tracker()
+    tracker.start(
+        run_id=stable_run_id(f"{name}/{job_type}"),
+        name=name,
+        group=group,
+        job_type=job_type,
+        config=config,
+        **{key: value for key, value in wandb.items() if key in WANDB_KEYS},
+    )
+    return tracker
+
+
+def mirror_estimates(name: str, stats: pd.DataFrame, wandb: dict) -> None:
+    """Log one run's tidy estimates to W&B (job type 'estimate', grouped by experiment)."""
+    if wandb.get("mode", "disabled") == "disabled" or stats.empty:
+        return
+    experiment, schedule, seed = stats.iloc[0][["experiment", "schedule", "seed"]]
+    config = {"experiment": experiment, "schedule": schedule, "seed": int(seed)}
+    tracker = mirror_run(wandb, name, "estimate", experiment, config)
+    wide = stats.pivot_table(index=["step", "epoch"], columns="statistic", values="value")
+    for (step, epoch), row in wide.iterrows():
+        metrics = {f"estimate/{key}": float(value) for key, value in row.items()}
+        tracker.log({**metrics, "epoch": float(epoch)}, step=int(step))
+    tracker.finish()
+
+
+def mirror_figure(name: str, png: Path, wandb: dict) -> None:
+    """Log a figure's PNG to W&B (job type 'figure'); the PNG itself stays the result."""
+    if wandb.get("mode", "disabled") == "disabled":
+        return
+    tracker = mirror_run(wandb, f"figures/{name}", "figure", "figures", {"figure": name})
+    tracker.log_image(name, png)
+    tracker.finish()
