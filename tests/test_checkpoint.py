@@ -33,7 +33,7 @@ def test_manifest_lists_every_checkpoint_with_its_hash(tmp_path):
     assert [e.step for e in entries] == [0, 10, 20]
     assert [e.file for e in entries] == ["step00000000.pt", "step00000010.pt", "step00000020.pt"]
     assert entries[2].epoch == 2.0
-    assert manifest.read_text().splitlines()[0] == "step\tepoch\tfile\tsha256"
+    assert manifest.read_text().splitlines()[0] == "step\tepoch\tfile\tsha256\tidentity"
     assert load_checkpoint(ckpt, entries[1])["step"] == 10
     assert sorted(os.listdir(ckpt)) == [e.file for e in entries]  # no temporary files left
 

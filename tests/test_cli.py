@@ -34,3 +34,24 @@ def test_synthetic_then_figure_from_the_study_tables(repo, tmp_path, monkeypatch
     main(["figure", "theory_lemma2", "--config", config])
     figures = tmp_path / "results" / "demo" / "figures"
     assert (figures / "theory_lemma2.png").exists() and (figures / "theory_lemma2.parquet").exists()
+
+
+def test_superseded_runs_are_listed_and_pruned_only_when_asked(repo, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    config = str(repo / "config" / "demo.yaml")
+    main(["plan", "--config", config])
+    line = next(line for line in capsys.readouterr().out.splitlines() if "digits_overfit" in line)
+    current = line.split("identity ")[1].split()[0]
+    run = tmp_path / "results" / "demo" / "runs" / "digits_overfit" / "multistep" / "seed0"
+    for identity in (current, "0123456789ab"):
+        (run / identity).mkdir(parents=True)
+        (run / identity / "run.json").write_text("{}")
+        (run / identity / "step00000000.pt").write_bytes(b"x" * 2_000_000)
+    main(["plan", "--superseded", "--config", config])
+    listed = capsys.readouterr().out
+    assert "0123456789ab  2.0 MB" in listed and current not in listed
+    with pytest.raises(SystemExit, match="nothing deleted"):
+        main(["prune", "--config", config])
+    assert (run / "0123456789ab").exists()
+    main(["prune", "--yes", "--config", config])
+    assert not (run / "0123456789ab").exists() and (run / current / "run.json").exists()

@@ -147,7 +147,7 @@ def test_figures_and_estimates_are_mirrored_to_offline_wandb(tmp_path):
     mirror_figure("fig2", png, wandb)
     tidy = tidy_statistics(estimates())
     for schedule, run in tidy.groupby("schedule"):
-        mirror_estimates(f"exp/{schedule}/seed0", run, wandb)
+        mirror_estimates(f"exp/{schedule}/seed0", "0123456789ab", run, wandb)
     runs = sorted((tmp_path / "wandb" / "wandb").glob("offline-run-*"))
     logged = [read_offline_run(run) for run in runs]
     assert any("fig2" in run["summary"] for run in logged)

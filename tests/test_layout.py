@@ -24,10 +24,11 @@ ALLOWED = {
         "models",
         "synthetic",
         "files",
-    },  # fmt: skip
+        "provenance",
+    },
     "plan": {"config", "training.spec", "training.schedules", "data.catalog", "files"},
     "config": {"data.catalog"},
-    "training": {"data", "models", "tracking", "files", "seeding"},
+    "training": {"data", "models", "tracking", "files", "seeding", "provenance"},
     "estimators": {"models"},
     "figures": {"tables", "files"},
     "bench": {"estimators", "training", "models", "data"},
@@ -38,6 +39,7 @@ ALLOWED = {
     "synthetic": set(),
     "files": set(),
     "seeding": set(),
+    "provenance": set(),
     "__init__": set(),
 }
 CODE_SUFFIXES = {".py", ".smk", ".yaml", ".md", ".sh", ".rst", ".toml"}
@@ -48,6 +50,12 @@ def module_name(path: Path) -> str:
     """The dotted module name below the package: ``training.loop``, ``files``, ``jobs``."""
     parts = path.relative_to(PACKAGE).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
+
+
+def is_module(name: str) -> bool:
+    """Whether a dotted name below the package is a module or package (not an attribute)."""
+    path = PACKAGE.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or path.is_dir()
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -61,7 +69,9 @@ def imported_modules(path: Path) -> set[str]:
             base = package[: len(package) - node.level + 1]
             target = [*base, *(node.module.split(".") if node.module else [])]
             names = [".".join([*target, alias.name]) for alias in node.names]
-            found.update(names if not node.module else [".".join(target)])
+            if node.module:  # from .x import name: name is in module x
+                names = [".".join(target)]
+            found.update(name if is_module(name) else ".".join(target) for name in names)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stationarity"):
             found.add(node.module.removeprefix("stationarity").lstrip("."))
         elif isinstance(node, ast.Import):

@@ -45,9 +45,12 @@ def test_a_branch_figure_also_reads_its_parent_run(paper):
     assert paper.train_inputs(imagenet("branch_0.05"))["parent"] == (
         "results/paper/runs/imagenet_resnet101/const_0.1/seed0/manifest.tsv"
     )
-    assert paper.train_settings(imagenet("branch_0.05"))["init_from"].endswith(
-        f"const_0.1/seed0/checkpoints/step{45 * 5005:08d}.pt"
+    settings = paper.train_settings(imagenet("branch_0.05"))
+    parent_identity = paper.identity(imagenet("const_0.1"))
+    assert settings["init_from"].endswith(
+        f"const_0.1/seed0/{parent_identity}/step{45 * 5005:08d}.pt"
     )
+    assert settings["parent"] == {"identity": parent_identity, "step": 45 * 5005}
     assert paper.figure_sources("theorem8")[0]["branches"] == {
         "branch_0.05": ["const_0.1", 45 * 5005],
         "branch_0.01": ["const_0.1", 45 * 5005],

@@ -154,4 +154,4 @@ def test_training_mirrors_loss_and_lr_to_wandb(tmp_path):
     rows = [row for row in logged["history"] if "train/loss" in row]
     assert [row["_step"] for row in rows] == [15, 30]  # once an epoch (15 steps)
     assert all(row["lr"] == pytest.approx(0.05) for row in rows)
-    assert run_dir.name.endswith(stable_run_id("digits_wb/const/seed0"))
+    assert run_dir.name.endswith(stable_run_id(f"digits_wb/const/seed0/{run.identity}"))

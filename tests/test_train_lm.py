@@ -134,6 +134,7 @@ def test_resume_restores_memory_and_ends_bit_identical(corpus_root, tmp_path):
         forgetful / "manifest.tsv",
         step=4,
         epoch=0.0,
+        identity=checkpoint["identity"],
     )
     train(lm_run(corpus_root), forgetful)
     assert (forgetful / "checkpoints" / final).read_bytes() != (

@@ -1,8 +1,11 @@
 """The train stage through Snakemake: data preparation, training, outputs, clear errors."""
 
+import re
+
 import pandas as pd
 import yaml
 from snakemake_run import snakemake
+from test_workflow import job_count
 
 from stationarity.plan.runs import planned_checkpoints, run_spec
 
@@ -46,7 +49,8 @@ def test_demo_training_runs_through_snakemake(repo, tmp_path):
         16,
         24,
     ]
-    assert all((run / "checkpoints" / name).is_file() for name in manifest.file)
+    (identity,) = set(manifest.identity)  # checkpoints live in the run's identity folder
+    assert all((run / identity / name).is_file() for name in manifest.file)
     log = pd.read_parquet(run / "train_log.parquet")
     assert len(log) == 3 * steps_per_epoch and set(log.lr) == {0.1}
     assert (work / "data" / "digits" / ".prepared-digits.json").is_file()
@@ -71,3 +75,40 @@ def test_unknown_schedule_kind_fails_before_any_job(repo, tmp_path):
     result = snakemake(*study(repo, tmp_path, {"tiny": bad}), "-n", "train_all", workdir=tmp_path)
     assert result.returncode != 0
     assert "'experiments.tiny.schedules.s.kind': 'stepwise' is not allowed" in result.stdout
+
+
+def identity_of(run_dir) -> str:
+    """The identity of the run whose manifest is published in ``run_dir``."""
+    (identity,) = set(pd.read_csv(run_dir / "manifest.tsv", sep="\t").identity)
+    return identity
+
+
+def test_a_changed_setting_trains_a_new_run_and_keeps_the_old_one(repo, tmp_path):
+    work = tmp_path / "work"
+    table = "results/t/tables/tiny/const_0.1/seed0.parquet"
+    first = snakemake(*study(repo, tmp_path, {"tiny": TINY}), table, workdir=work)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    run = work / "results" / "t" / "runs" / "tiny" / "const_0.1" / "seed0"
+    old = identity_of(run)
+    final = "step00000024.pt"
+    old_bytes = (run / old / final).read_bytes()
+
+    slower = {**TINY, "schedules": {"const_0.1": {"kind": "constant", "lr": 0.05}}}
+    second = snakemake(*study(repo, tmp_path, {"tiny": slower}), table, workdir=work)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    new = identity_of(run)
+    assert new != old and (run / old / final).read_bytes() == old_bytes  # the old run is kept
+    assert (run / new / final).read_bytes() != old_bytes
+    assert set(pd.read_parquet(run / "train_log.parquet").lr) == {0.05}
+    log = (
+        work / "results" / "t" / "logs" / "train" / "tiny" / "const_0.1" / "seed0.log"
+    ).read_text()
+    assert f"new identity {new} (was {old}): schedule.lr: 0.1 → 0.05" in log
+    measured = pd.read_parquet(work / table)
+    assert set(measured.run_identity) == {new}
+
+    # An estimator setting re-estimates and never retrains.
+    fewer = {**slower, "statistics": {**TINY["statistics"], "samples": 256}}
+    dry = snakemake(*study(repo, tmp_path, {"tiny": fewer}), "-n", table, workdir=work)
+    assert dry.returncode == 0, dry.stderr
+    assert job_count(dry.stdout, "estimate") > 0 and not re.search(r"^train\s", dry.stdout, re.M)

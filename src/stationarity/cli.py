@@ -1,6 +1,7 @@
 """`stationarity <command>` (or `python -m stationarity`): a study's stages without Snakemake."""
 
 import argparse
+import shutil
 from pathlib import Path
 
 from stationarity.config import ConfigError, load_config
@@ -17,6 +18,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     plan = commands.add_parser("plan", help="list the runs and jobs a study or a figure needs")
     plan.add_argument("target", nargs="?", help="a figure name; default: the whole study")
     plan.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    plan.add_argument(
+        "--superseded", action="store_true", help="list runs of old identities and their size"
+    )
+    prune = commands.add_parser("prune", help="delete the superseded runs (asks for --yes)")
+    prune.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    prune.add_argument("--yes", action="store_true", help="really delete them")
     table = commands.add_parser("synthetic", help="compute one synthetic experiment's table")
     table.add_argument("experiment", choices=["sine", "lemma2", "theorem1"])
     table.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
@@ -36,8 +43,32 @@ def describe_plan(config: dict, target: str | None) -> str:
     if target is not None and target not in config["figures"]:
         raise SystemExit(f"unknown target {target!r}; figures of this study: {config['figures']}")
     runs = plan.target_runs(target)
-    lines = [f"{run.name}  (GPUs: {plan.train_resources(run).gpu})" for run in runs]
+    lines = [
+        f"{run.name}  identity {plan.identity(run)}  GPUs {plan.train_resources(run).gpu}"
+        for run in runs
+    ]
     lines += [f"{rule}: {count}" for rule, count in plan.job_counts(runs).items()]
+    return "\n".join(lines)
+
+
+def size_of(folder: Path) -> int:
+    """Bytes of the files under ``folder``."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def superseded(config: dict, delete: bool) -> str:
+    """The runs of old identities with their disk use; deleted only when ``delete`` is set."""
+    from stationarity.plan import StudyPlan
+
+    folders = StudyPlan(config).superseded()
+    total = sum(size_of(folder) for _, folder in folders)
+    lines = [f"{folder}  {size_of(folder) / 1e6:.1f} MB" for _, folder in folders]
+    if delete:
+        for _, folder in folders:
+            shutil.rmtree(folder)
+        lines.append(f"deleted {len(folders)} superseded run(s), {total / 1e6:.1f} MB")
+    else:
+        lines.append(f"{len(folders)} superseded run(s), {total / 1e6:.1f} MB")
     return "\n".join(lines)
 
 
@@ -69,8 +100,15 @@ def main(argv=None) -> None:
         raise SystemExit(str(error)) from None
     if args.command == "validate":
         print(f"{args.config}: valid")
+    elif args.command == "plan" and args.superseded:
+        print(superseded(config, delete=False))
     elif args.command == "plan":
         print(describe_plan(config, args.target))
+    elif args.command == "prune":
+        if not args.yes:
+            print(superseded(config, delete=False))
+            raise SystemExit("nothing deleted: run `stationarity prune --yes` to delete these")
+        print(superseded(config, delete=True))
     elif args.command == "synthetic":
         from stationarity.jobs.synthetic import synthetic_table
 

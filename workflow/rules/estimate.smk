@@ -18,7 +18,7 @@ rule estimate:
         runtime=lambda w, attempt: PLAN.estimate_resources(Run.of(w)).runtime(attempt),
     params:
         run=lambda w: PLAN.estimate_settings(Run.of(w)),
-        checkpoint=PATHS.checkpoint,
+        checkpoint=lambda w: PLAN.checkpoint_file(Run.of(w), w.step),
     script:
         "../scripts/estimate.py"
 
@@ -41,7 +41,7 @@ rule sample_size:
         ),
     params:
         run=lambda w: PLAN.estimate_settings(Run.of(w)),
-        checkpoint=PATHS.checkpoint,
+        checkpoint=lambda w: PLAN.checkpoint_file(Run.of(w), w.step),
         sizes=lambda w: PLAN.sample_sizes(Run.of(w)),
     script:
         "../scripts/estimate.py"
@@ -57,6 +57,7 @@ rule collect:
     conda:
         "../../envs/stationarity.yaml"
     params:
+        identity=lambda w: PLAN.identity(Run.of(w)),
         wandb_dir=PATHS.wandb,
     script:
         "../scripts/collect.py"

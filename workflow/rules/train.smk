@@ -20,7 +20,7 @@ rule train:
         runtime=lambda w, attempt: PLAN.train_resources(Run.of(w)).runtime(attempt),
     params:
         run=lambda w: PLAN.train_settings(Run.of(w)),
-        checkpoint_dir=PATHS.checkpoints,
+        checkpoint_dir=lambda w: PLAN.checkpoint_dir(Run.of(w)),
         wandb_dir=PATHS.wandb,
     script:
         "../scripts/train.py"

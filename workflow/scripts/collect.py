@@ -11,6 +11,7 @@ from stationarity.jobs.collect import collect_run
 collect_run(
     {key: snakemake.wildcards[key] for key in ("experiment", "schedule")}
     | {"seed": int(snakemake.wildcards.seed)},
+    identity=snakemake.params.identity,
     stats=snakemake.input.stats,
     sample_size=snakemake.input.sample_size,
     train_log=snakemake.input.train_log[0],

@@ -5,7 +5,6 @@ takes its first m, the sample-size study its first n for each size n, so every c
 is measured on the same samples and the study's subsets are nested.
 """
 
-import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,26 +23,12 @@ from ..estimators import (
 from ..models import build_model
 from ..models.transformer_xl import WithContext
 from ..plan.runs import run_spec
+from ..provenance import provenance
 from ..tables import write_table
+from ..training.checkpoints import load_verified
 from ..training.spec import TrainSpec
 
 ESTIMATE_OPTIONS = ("mode", "noise", "sharpness", "sharpness_rtol", "max_hvps")
-
-
-def git_commit() -> str:
-    """The commit of the code that made a result, or 'unknown' outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def estimate_options(statistics: dict) -> dict:
@@ -64,7 +49,8 @@ def measured_model(spec: TrainSpec, checkpoint: Path, device: torch.device):
     """
     options = {k: v for k, v in spec.data.items() if k not in ("name", "root")}
     model_options = {k: v for k, v in spec.model.items() if k != "name"}
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    # The one verified loader: the manifest's hash, and the identity of the run being measured.
+    state = load_verified(checkpoint, spec.identity)
     if spec.data["name"] in TEXT_SETS:
         corpus = load_text_corpus(spec.data["name"], Path(spec.data["root"]))
         model = build_model(spec.model["name"], len(corpus.vocab), (), **model_options)
@@ -78,12 +64,25 @@ def measured_model(spec: TrainSpec, checkpoint: Path, device: torch.device):
     return model.to(device), data.clean, summed_cross_entropy, state
 
 
+def estimator_settings(statistics: dict) -> dict:
+    """The settings that define an estimate, recorded beside it (the samples are a column)."""
+    return {
+        "micro_batch": statistics["micro_batch"],
+        "subset_seed": statistics["seed"],
+        "noise_requested": statistics.get("noise", "per_sample"),
+        "sharpness_method": str(statistics.get("sharpness", "lanczos")),
+        "sharpness_rtol": statistics.get("sharpness_rtol", 1e-3),  # estimate's defaults
+        "max_hvps": statistics.get("max_hvps", 100),
+    }
+
+
 def run_columns(spec: TrainSpec, state: dict) -> dict:
     """The columns that identify a measurement: run, step, epoch, where and with which code."""
     return {
         "experiment": spec.experiment,
         "schedule": spec.schedule_name,
         "seed": spec.seed,
+        "run_identity": spec.identity,
         "step": int(state["step"]),
         "epoch": state["step"] / state["steps_per_epoch"],
     }
@@ -122,7 +121,10 @@ def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=Non
     columns = run_columns(spec, state)
     for key, value in reversed(columns.items()):
         table.insert(0, key, value)
+    for key, value in estimator_settings(statistics).items():
+        table[key] = value
     table["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
-    table["commit"] = git_commit()
+    for key, value in provenance().items():
+        table[key] = value
     write_table(table, out)
     return table

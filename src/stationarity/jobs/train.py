@@ -1,6 +1,9 @@
 """The train job: build the run from its settings, train (or resume) it, publish its outputs.
 
-The checkpoint folder holds the durable state (checkpoints, their manifest, the per-step log); the
+The checkpoint folder is the run's identity folder, ``runs/<experiment>/<schedule>/seed<N>/<id>``:
+checkpoints, their manifest, the per-step log and ``run.json``, the definition that the identity
+hashes. A changed setting gives a new folder, so an old run is never resumed, republished or
+overwritten; the log says what changed. The folder holds the durable state; the
 job's declared outputs are copies made at the end, because Snakemake deletes the outputs of a failed
 job and a retry must still find everything it needs to resume. A run on several GPUs trains in one
 process per GPU under torchrun (``launch``), each running ``run_rank``.
@@ -13,10 +16,12 @@ from pathlib import Path
 
 import torch.distributed as dist
 
-from ..files import copy_atomically
+from ..files import atomic_write_bytes, copy_atomically
 from ..plan.runs import run_spec
+from ..provenance import provenance
 from ..tracking import Tracker
 from ..training.distributed import is_main_process, join_group, wait_for_rank0
+from ..training.identity import changes
 from ..training.loop import train_run
 from ..training.preemption import Preempted
 
@@ -32,7 +37,12 @@ def run_train_job(
 ) -> None:
     """Train (or resume) one run and publish its manifest and per-step log."""
     spec = run_spec(settings, wandb_dir)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if settings.get("identity", spec.identity) != spec.identity:
+        raise RuntimeError(
+            f"{spec.run_path}: planned identity {settings['identity']} != {spec.identity}"
+        )
+    if is_main_process():
+        record_definition(spec, Path(checkpoint_dir))
     # Of data-parallel ranks, rank 0 alone tracks and publishes.
     tracked = spec.wandb.get("mode", "disabled") != "disabled" and is_main_process()
     durable = {
@@ -51,6 +61,24 @@ def run_train_job(
         return
     for target, source in durable.items():
         copy_atomically(source, target)
+
+
+def record_definition(spec, checkpoint_dir: Path) -> None:
+    """Write the run's ``run.json``; for a new identity, log what changed since the previous one."""
+    record = checkpoint_dir / "run.json"
+    if record.exists():
+        return
+    earlier = sorted(checkpoint_dir.parent.glob("*/run.json"), key=lambda p: p.stat().st_mtime)
+    if earlier:
+        previous = json.loads(earlier[-1].read_text())
+        changed = "; ".join(changes(previous["definition"], spec.definition)) or "nothing listed"
+        print(
+            f"{spec.run_path}: new identity {spec.identity} (was {previous['identity']}): "
+            f"{changed}. Training from step 0; the earlier run stays in {earlier[-1].parent}",
+            file=sys.stderr,
+        )
+    content = {"identity": spec.identity, "definition": spec.definition, **provenance()}
+    atomic_write_bytes(record, json.dumps(content, indent=1, default=str).encode())
 
 
 def launch(processes: int, job: dict, log=None) -> int:

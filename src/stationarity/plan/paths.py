@@ -36,8 +36,6 @@ class Paths:
         self.run_dir = f"{results}/runs/{RUN}"
         self.manifest = f"{self.run_dir}/manifest.tsv"
         self.train_log = f"{self.run_dir}/train_log.parquet"
-        self.checkpoints = f"{self.run_dir}/checkpoints"
-        self.checkpoint = f"{self.checkpoints}/{STEP}.pt"
         self.stats = f"{results}/stats/{RUN}/{STEP}.parquet"
         self.sample_size = f"{results}/sample_size/{RUN}/{STEP}.parquet"
         self.table = f"{results}/tables/{RUN}.parquet"

@@ -12,7 +12,8 @@ from ..training.spec import TrainSpec, steps_per_epoch
 
 
 def run_spec(settings: dict, wandb_dir: Path | None = None) -> TrainSpec:
-    """The TrainSpec of settings {experiment, schedule, seed, config[, wandb, init_from]}."""
+    """The TrainSpec of settings {experiment, schedule, seed, config[, wandb, init_from, parent,
+    gpus]}."""
     experiment = dict(settings["config"])
     schedule = dict(experiment["schedules"][settings["schedule"]])
     epochs = schedule.pop("epochs", None)  # a schedule may train longer than its experiment
@@ -33,7 +34,12 @@ def run_spec(settings: dict, wandb_dir: Path | None = None) -> TrainSpec:
         Path(experiment["data"]["root"]),
         wandb,
     )
-    return dataclasses.replace(spec, init_from=settings.get("init_from"))
+    return dataclasses.replace(
+        spec,
+        init_from=settings.get("init_from"),
+        parent=settings.get("parent"),
+        gpus=int(settings.get("gpus", 0)),
+    )
 
 
 def planned_checkpoints(spec: TrainSpec) -> list[int]:

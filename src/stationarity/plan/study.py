@@ -6,6 +6,7 @@ one-line input functions, so every planning question is answered here, without S
 
 import os
 from functools import cached_property
+from pathlib import Path
 
 from ..config import SYNTHETIC_FIGURES
 from ..data.catalog import CATALOG
@@ -36,9 +37,10 @@ class StudyPlan:
             for schedule in experiment["schedules"]
             for seed in experiment["seeds"]
         ]
+        self._identities: dict[Run, str] = {}
 
-    # --- runs and their checkpoints -------------------------------------------------------------
-    def run_settings(self, run: Run) -> dict:
+    # --- runs, their identities and checkpoints -------------------------------------------------
+    def base_settings(self, run: Run) -> dict:
         """The plain-data description of a run: its experiment's training keys and its schedule."""
         experiment = self.experiments[run.experiment]
         training = {k: v for k, v in experiment.items() if k not in NOT_TRAINING}
@@ -50,10 +52,41 @@ class StudyPlan:
             "config": training,
         }
 
+    def run_settings(self, run: Run) -> dict:
+        """A run's settings with the rest of what defines it: its GPUs and, for a branch, parent."""
+        settings = {**self.base_settings(run), "gpus": self.train_resources(run).gpu}
+        start = self.parent(run)
+        if start is not None:
+            settings["parent"] = {"identity": self.identity(start[0]), "step": start[1]}
+        return settings
+
+    def identity(self, run: Run) -> str:
+        """The hash of everything that defines a run's trajectory (``training.identity``)."""
+        if run not in self._identities:
+            self._identities[run] = run_spec(self.run_settings(run)).identity
+        return self._identities[run]
+
+    def checkpoint_dir(self, run: Run) -> str:
+        """The folder of a run's current identity: checkpoints, manifest, log, definition."""
+        return f"{self.paths.fill(self.paths.run_dir, run)}/{self.identity(run)}"
+
+    def checkpoint_file(self, run: Run, step: int) -> str:
+        """The checkpoint of ``step`` in the folder of a run's current identity."""
+        return f"{self.checkpoint_dir(run)}/step{int(step):08d}.pt"
+
+    def superseded(self) -> list[tuple[Run, Path]]:
+        """The identity folders on disk of runs whose settings have changed since they trained."""
+        found = []
+        for run in self.runs:
+            run_dir = Path(self.paths.fill(self.paths.run_dir, run))
+            folders = [path.parent for path in sorted(run_dir.glob("*/run.json"))]
+            found += [(run, folder) for folder in folders if folder.name != self.identity(run)]
+        return found
+
     @cached_property
     def checkpoints(self) -> dict[Run, list[int]]:
         """The steps each run will checkpoint, known before it trains."""
-        return {run: planned_checkpoints(run_spec(self.run_settings(run))) for run in self.runs}
+        return {run: planned_checkpoints(run_spec(self.base_settings(run))) for run in self.runs}
 
     def parent(self, run: Run) -> tuple[Run, int] | None:
         """A branch run's parent run and the parent's step it starts from; None for other runs."""
@@ -108,8 +141,8 @@ class StudyPlan:
     def train_settings(self, run: Run) -> dict:
         """Everything the training loop needs about one run, with a branch's start checkpoint."""
         start = self.parent(run)
-        init_from = None if start is None else self.paths.fill(self.paths.checkpoint, *start)
-        return {**self.run_settings(run), "init_from": init_from}
+        init_from = None if start is None else self.checkpoint_file(*start)
+        return {**self.run_settings(run), "init_from": init_from, "identity": self.identity(run)}
 
     def on_gpu(self, run: Run) -> bool:
         """Whether a run trains on GPUs: every data set but the bundled ones, which train on CPU."""

@@ -17,8 +17,9 @@ RUN = ["experiment", "schedule", "seed"]
 STATISTICS = ["loss", "grad_norm", "noise", "sharpness", "top_eigenvalue"]
 # Columns that describe how a measurement was made, kept beside every value.
 METADATA = [
-    "samples", "tokens", "hvps", "sharpness_converged", "noise_method", "mode", "seconds",
-    "device", "commit",
+    "run_identity", "samples", "tokens", "hvps", "sharpness_converged", "noise_method", "mode",
+    "micro_batch", "subset_seed", "noise_requested", "sharpness_method", "sharpness_rtol",
+    "max_hvps", "seconds", "device", "version", "commit", "dirty",
 ]  # fmt: skip
 COLUMNS = [*RUN, "kind", "step", "epoch", "size", "statistic", "value", *METADATA]
 ITERATION_STATISTICS = {"loss": "train_loss", "lr": "lr"}  # training-log column -> statistic

@@ -7,11 +7,13 @@ import pandas as pd
 from .runs import WANDB_KEYS, Tracker, stable_run_id
 
 
-def mirror_run(wandb: dict, name: str, job_type: str, group: str, config: dict) -> Tracker:
-    """A started W&B mirror run for ``name`` and ``job_type`` (a no-op when W&B is disabled)."""
+def mirror_run(
+    wandb: dict, name: str, job_type: str, group: str, config: dict, key: str | None = None
+) -> Tracker:
+    """A started W&B mirror run for ``key`` (default ``name``) and ``job_type`` (no-op if off)."""
     tracker = Tracker()
     tracker.start(
-        run_id=stable_run_id(f"{name}/{job_type}"),
+        run_id=stable_run_id(f"{key or name}/{job_type}"),
         name=name,
         group=group,
         job_type=job_type,
@@ -21,13 +23,21 @@ def mirror_run(wandb: dict, name: str, job_type: str, group: str, config: dict) 
     return tracker
 
 
-def mirror_estimates(name: str, stats: pd.DataFrame, wandb: dict) -> None:
-    """Log one run's tidy estimates to W&B (job type 'estimate', grouped by experiment)."""
+def mirror_estimates(name: str, identity: str, stats: pd.DataFrame, wandb: dict) -> None:
+    """Log one run's tidy estimates to W&B (job type 'estimate', grouped by experiment).
+
+    The W&B run is keyed by the run's identity: a changed run is a new W&B run.
+    """
     if wandb.get("mode", "disabled") == "disabled" or stats.empty:
         return
     experiment, schedule, seed = stats.iloc[0][["experiment", "schedule", "seed"]]
-    config = {"experiment": experiment, "schedule": schedule, "seed": int(seed)}
-    tracker = mirror_run(wandb, name, "estimate", experiment, config)
+    config = {
+        "experiment": experiment,
+        "schedule": schedule,
+        "seed": int(seed),
+        "identity": identity,
+    }
+    tracker = mirror_run(wandb, name, "estimate", experiment, config, key=f"{name}/{identity}")
     wide = stats.pivot_table(index=["step", "epoch"], columns="statistic", values="value")
     for (step, epoch), row in wide.iterrows():
         metrics = {f"estimate/{key}": float(value) for key, value in row.items()}

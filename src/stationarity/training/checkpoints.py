@@ -1,8 +1,9 @@
 """Checkpoints that survive kills: atomic writes, a sha256 manifest, loading with ``weights_only``.
 
 Layout: ``<checkpoint_dir>/step{N:08d}.pt`` plus a ``manifest.tsv`` (columns step, epoch, file,
-sha256; ``file`` is the name inside ``checkpoint_dir``). A checkpoint file is written before its
-manifest row, so every row names a complete file; nothing here ever deletes a file.
+sha256, identity; ``file`` is the name inside ``checkpoint_dir``). Every checkpoint records the
+identity of its run, and the one loader, ``load_checkpoint``, checks hash and identity. A file is
+written before its manifest row, so every row names a complete file; nothing here deletes a file.
 """
 
 import csv
@@ -17,21 +18,26 @@ import torch
 
 from ..files import atomic_write_bytes
 
-MANIFEST_COLUMNS = ("step", "epoch", "file", "sha256")
+MANIFEST_COLUMNS = ("step", "epoch", "file", "sha256", "identity")
 
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One saved checkpoint: its step, epoch (fractional), file name and sha256 hex digest."""
+    """One saved checkpoint: its step, epoch (fractional), file name, sha256, run identity."""
 
     step: int
     epoch: float
     file: str
     sha256: str
+    identity: str = ""
 
 
 class CorruptCheckpointError(RuntimeError):
     """A checkpoint file is missing, truncated or does not match its manifest hash."""
+
+
+class IdentityMismatchError(RuntimeError):
+    """A checkpoint belongs to another run identity than the one asked for."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -47,7 +53,10 @@ def read_manifest(manifest_path: Path) -> list[ManifestEntry]:
     with open(manifest_path, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     entries = [
-        ManifestEntry(int(r["step"]), float(r["epoch"]), r["file"], r["sha256"]) for r in rows
+        ManifestEntry(
+            int(r["step"]), float(r["epoch"]), r["file"], r["sha256"], r.get("identity") or ""
+        )
+        for r in rows
     ]
     return sorted(entries, key=lambda e: e.step)
 
@@ -58,7 +67,7 @@ def write_manifest(manifest_path: Path, entries: list[ManifestEntry]) -> None:
     writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
     writer.writerow(MANIFEST_COLUMNS)
     for e in sorted(entries, key=lambda e: e.step):
-        writer.writerow([e.step, f"{e.epoch:.6g}", e.file, e.sha256])
+        writer.writerow([e.step, f"{e.epoch:.6g}", e.file, e.sha256, e.identity])
     atomic_write_bytes(manifest_path, buf.getvalue().encode())
 
 
@@ -86,10 +95,17 @@ def serialize_checkpoint(state: dict) -> bytes:
 
 
 def write_checkpoint(
-    data: bytes, checkpoint_dir: Path, manifest_path: Path, *, step: int, epoch: float
+    data: bytes,
+    checkpoint_dir: Path,
+    manifest_path: Path,
+    *,
+    step: int,
+    epoch: float,
+    identity: str = "",
 ) -> ManifestEntry:
     """Write serialised checkpoint ``data`` as the one of ``step``, then its manifest row."""
-    entry = ManifestEntry(step, epoch, checkpoint_name(step), hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256(data).hexdigest()
+    entry = ManifestEntry(step, epoch, checkpoint_name(step), digest, identity)
     atomic_write_bytes(Path(checkpoint_dir) / entry.file, data)
     # A rerun of a step (after falling back past a corrupt file) replaces that step's row.
     others = [e for e in read_manifest(manifest_path) if e.step != step]
@@ -98,9 +114,16 @@ def write_checkpoint(
 
 
 def load_checkpoint(
-    checkpoint_dir: Path, entry: ManifestEntry, map_location: str | torch.device = "cpu"
+    checkpoint_dir: Path,
+    entry: ManifestEntry,
+    map_location: str | torch.device = "cpu",
+    identity: str | None = None,
 ) -> dict:
-    """Load a checkpoint after checking its sha256; raise CorruptCheckpointError if it differs."""
+    """Load a checkpoint after checking its sha256 and, if given, the run identity it records.
+
+    A changed hash raises CorruptCheckpointError, another identity IdentityMismatchError; both
+    name the file, the expected and the actual value.
+    """
     path = Path(checkpoint_dir) / entry.file
     try:
         data = path.read_bytes()
@@ -112,16 +135,35 @@ def load_checkpoint(
             f"checkpoint {path} is truncated or corrupt: sha256 {digest[:12]}… "
             f"!= {entry.sha256[:12]}… in the manifest ({len(data)} bytes)"
         )
-    return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    recorded = {entry.identity, state.get("identity", "")}
+    if identity is not None and recorded != {identity}:
+        raise IdentityMismatchError(
+            f"checkpoint {path} belongs to run identity {' / '.join(sorted(recorded))!r}, "
+            f"expected {identity!r}: it was written by a run with other settings"
+        )
+    return state
+
+
+def load_verified(path: Path, identity: str, map_location: str | torch.device = "cpu") -> dict:
+    """The checkpoint at ``path``, checked against its folder's manifest and ``identity``."""
+    path = Path(path)
+    entries = [e for e in read_manifest(path.parent / "manifest.tsv") if e.file == path.name]
+    if not entries:
+        raise CorruptCheckpointError(f"checkpoint {path} is not in {path.parent / 'manifest.tsv'}")
+    return load_checkpoint(path.parent, entries[0], map_location, identity)
 
 
 def latest_valid(
-    checkpoint_dir: Path, manifest_path: Path, map_location: str | torch.device = "cpu"
+    checkpoint_dir: Path,
+    manifest_path: Path,
+    map_location: str | torch.device = "cpu",
+    identity: str | None = None,
 ) -> tuple[ManifestEntry, dict] | None:
     """The newest checkpoint that loads and matches its hash, skipping bad ones with a warning."""
     for entry in reversed(read_manifest(manifest_path)):
         try:
-            return entry, load_checkpoint(checkpoint_dir, entry, map_location)
+            return entry, load_checkpoint(checkpoint_dir, entry, map_location, identity)
         except CorruptCheckpointError as err:
             warnings.warn(f"{err}; falling back to the previous checkpoint", stacklevel=2)
     return None

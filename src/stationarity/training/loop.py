@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 from ..data import TEXT_SETS, build_image_data
 from ..models import build_model
+from ..provenance import provenance
 from ..tracking import WANDB_KEYS, stable_run_id
-from .checkpoints import latest_valid, serialize_checkpoint, write_checkpoint
+from .checkpoints import latest_valid, load_verified, serialize_checkpoint, write_checkpoint
 from .distributed import any_rank, data_parallel, is_main_process
 from .image_task import ImageTask
 from .lm_task import build_lm_task
@@ -115,11 +116,13 @@ def fit(
     grad_clip = run.optimizer.get("grad_clip")
     autocast = set_precision(run.precision, device)
 
-    resumed = latest_valid(checkpoint_dir, manifest_path, map_location=device)
+    identity = run.identity
+    resumed = latest_valid(checkpoint_dir, manifest_path, map_location=device, identity=identity)
     if resumed is None:
-        step, run_id, log = 0, stable_run_id(run.run_path), TrainLog()
+        # A changed run is a new W&B run, not a continuation of the old one's history.
+        step, run_id, log = 0, stable_run_id(f"{run.run_path}/{identity}"), TrainLog()
         if run.init_from is not None:  # a branch: continue another run's iterate at a new rate
-            start = torch.load(run.init_from, map_location=device, weights_only=True)
+            start = load_verified(run.init_from, run.parent["identity"], map_location=device)
             model.load_state_dict(start["model"])
             optimizer.load_state_dict(start["optimizer"])
             if hasattr(task, "load_state_dict"):
@@ -154,10 +157,18 @@ def fit(
             **({"task": task.state_dict()} if hasattr(task, "state_dict") else {}),
             "wandb_run_id": run_id,
             "run": run.to_dict(),
+            "identity": identity,
+            "provenance": provenance(),
         }
         data = serialize_checkpoint(state)  # a snapshot, before the next step changes the weights
         writer.submit(
-            write_checkpoint, data, checkpoint_dir, manifest_path, step=at, epoch=at / spe
+            write_checkpoint,
+            data,
+            checkpoint_dir,
+            manifest_path,
+            step=at,
+            epoch=at / spe,
+            identity=identity,
         )
 
     if tracker is not None:

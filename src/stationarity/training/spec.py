@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..files import run_name
+from .identity import identity_of, run_definition
 from .schedules import check_schedule
 
 OPTIMIZERS = ("sgd", "adam")
@@ -33,6 +34,9 @@ class TrainSpec:
     wandb: dict = field(default_factory=lambda: {"mode": "disabled"})  # mode, project, entity
     # A branch (Theorem 8) starts from another run's checkpoint: its model and optimiser state.
     init_from: str | None = None
+    # The parent's identity and start step, which are part of a branch's identity.
+    parent: dict | None = None
+    gpus: int = 0  # data-parallel processes (0: CPU); part of the identity
 
     def __post_init__(self):
         check_schedule(self.schedule)
@@ -63,6 +67,16 @@ class TrainSpec:
     def run_path(self) -> str:
         """The run's name: ``{experiment}/{schedule}/seed{seed}``, as in the results tree."""
         return run_name(self.experiment, self.schedule_name, self.seed)
+
+    @property
+    def definition(self) -> dict:
+        """What defines the run's trajectory (see ``training.identity``)."""
+        return run_definition(self)
+
+    @property
+    def identity(self) -> str:
+        """The hash of ``definition``: checkpoints, estimates and W&B runs are keyed by it."""
+        return identity_of(self.definition)
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """How many optimisation steps the run takes."""
