@@ -95,3 +95,14 @@ def test_job_counts_of_a_figure_and_of_the_study(paper):
     }  # fmt: skip
     assert paper.job_counts(paper.target_runs("fig7"))["train"] == 1
     assert paper.job_counts(paper.target_runs())["train"] == len(paper.runs) == 12
+
+
+def test_missing_slurm_commands_are_named(tmp_path, monkeypatch):
+    from stationarity.plan.resources import missing_slurm_commands
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert "not on PATH: sbatch, squeue, scancel, sinfo, sacct" in missing_slurm_commands()
+    for command in ("sbatch", "squeue", "scancel", "sinfo", "sacct"):
+        (tmp_path / command).write_text("#!/bin/sh\n")
+        (tmp_path / command).chmod(0o755)
+    assert missing_slurm_commands() is None

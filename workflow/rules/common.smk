@@ -2,7 +2,6 @@
 # that the SLURM executor runs where SLURM is.
 
 import re
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -12,12 +11,11 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from stationarity.config import validate_config
 from stationarity.plan import Run, StudyPlan
+from stationarity.plan.resources import missing_slurm_commands
 
 validate_config(config)
 PLAN = StudyPlan(config)
 PATHS = PLAN.paths
-# What the SLURM executor calls (sacct only to guess the account when none is set).
-SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "sacct")
 
 # SLURM's warning signal before the time limit (--signal=USR1@..., slurm/config.yaml) reaches every
 # process of the job step. Only training acts on it (stationarity.training.preemption); Snakemake's
@@ -41,18 +39,7 @@ wildcard_constraints:
     dataset=one_of(name for name, _ in PLAN.data_sets),
 
 
-def check_executor_commands():
-    """Stop at once, saying what is missing, if the SLURM executor runs where SLURM is not."""
-    if workflow.executor_plugin.name != "slurm":
-        return
-    missing = [command for command in SLURM_COMMANDS if shutil.which(command) is None]
-    if missing:
-        raise WorkflowError(
-            "--profile slurm submits jobs to SLURM, but these commands are not on PATH: "
-            f"{', '.join(missing)}. Run on a SLURM login node (where `sinfo` works), or run the "
-            "demo study on this machine with `snakemake --profile local all`."
-        )
-
-
 onstart:
-    check_executor_commands()
+    # Stop at once, saying what is missing, if the SLURM executor runs where SLURM is not.
+    if workflow.executor_plugin.name == "slurm" and missing_slurm_commands():
+        raise WorkflowError(missing_slurm_commands())

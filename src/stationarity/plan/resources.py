@@ -1,5 +1,6 @@
 """What each job asks of the scheduler: GPUs, cores, memory, a runtime that grows per retry."""
 
+import shutil
 from dataclasses import dataclass
 
 CPUS_PER_GPU = 8  # data loader workers that keep one GPU busy on ImageNet
@@ -34,3 +35,19 @@ def train_resources(gpus: int) -> Resources:
 def estimate_resources(on_gpu: bool, hours: float) -> Resources:
     """An estimate or sample-size job: one GPU where the run trained on GPUs, one core."""
     return Resources(gpu=int(on_gpu), threads=1, mem_mb=CPU_JOB_MEM_MB, hours_per_attempt=hours)
+
+
+# What Snakemake's SLURM executor calls (sacct only to guess the account when none is set).
+SLURM_COMMANDS = ("sbatch", "squeue", "scancel", "sinfo", "sacct")
+
+
+def missing_slurm_commands() -> str | None:
+    """Why jobs cannot be submitted to SLURM from here (commands not on PATH), or None."""
+    missing = [command for command in SLURM_COMMANDS if shutil.which(command) is None]
+    if not missing:
+        return None
+    return (
+        "--profile slurm submits jobs to SLURM, but these commands are not on PATH: "
+        f"{', '.join(missing)}. Run on a SLURM login node (where `sinfo` works), or run the "
+        "demo study on this machine with `snakemake --profile local all`."
+    )
