@@ -9,10 +9,14 @@ from pathlib import Path
 # The rules' scripts and this file import the package from the checkout, also under --sdm conda.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from stationarity.config import validate_config
-from stationarity.plan import Run, StudyPlan
+from stationarity.config import read_yaml, validate_config
+from stationarity.plan import StudyPlan
 from stationarity.plan.resources import missing_slurm_commands
 
+for path in workflow.configfiles:
+    read_yaml(
+        path
+    )  # refuses a key given twice, which Snakemake's YAML reader would overwrite
 validate_config(config)
 PLAN = StudyPlan(config)
 PATHS = PLAN.paths

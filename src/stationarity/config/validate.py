@@ -5,16 +5,15 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .checks import nonfinite_errors, run_errors
+from .yaml_file import ConfigError, read_yaml
+
 # The schema ships with the package, beside this module.
 SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
 # Figures of the closed-form experiments: name -> the synthetic experiment whose table they draw.
 # Every other figure draws trained runs, and needs `figure_sources`.
 SYNTHETIC_FIGURES = {"fig5": "sine", "theory_lemma2": "lemma2", "theory_theorem1": "theorem1"}
-
-
-class ConfigError(ValueError):
-    """The config does not match the schema; the message names every offending key."""
 
 
 def key_path(path) -> str:
@@ -96,9 +95,10 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    messages = dict.fromkeys(describe(e) for e in errors)  # unique, in order
-    if not errors:
-        messages = dict.fromkeys(reference_errors(config))
+    # Unique, in order: non-finite numbers first (a NaN can slip past the schema's bounds).
+    messages = dict.fromkeys([*nonfinite_errors(config), *map(describe, errors)])
+    if not messages:
+        messages = dict.fromkeys([*reference_errors(config), *run_errors(config)])
     if messages:
         lines = "\n".join(f"  - {message}" for message in messages)
         raise ConfigError(f"invalid config ({len(messages)} problem(s)):\n{lines}")
@@ -106,17 +106,9 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
 
 def load_config(path: Path | str, schema_path: Path = SCHEMA_PATH) -> dict:
     """Read the YAML config at path and validate it; ConfigError messages name the file."""
-    path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the config ({error.strerror or error})") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML:\n{error}") from error
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: a config is a mapping of keys, not {type(config).__name__}")
+    config = read_yaml(path)
     try:
         validate_config(config, schema_path)
     except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from error
+        raise ConfigError(f"{path}: {error}") from None
     return config

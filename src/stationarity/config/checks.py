@@ -1,0 +1,100 @@
+"""Checks the schema cannot express: finite numbers, schedules inside their run, data-set limits.
+
+Each returns one message per problem, naming the key path, the value and what is allowed.
+"""
+
+import math
+
+from ..data.catalog import CATALOG
+
+
+def nonfinite_errors(node, path: str = "") -> list[str]:
+    """Every NaN or infinite number in the config (YAML's .nan and .inf)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"'{path}': {node} is not a finite number"]
+    if isinstance(node, dict):
+        items = ((f"{path}.{key}" if path else str(key), value) for key, value in node.items())
+    elif isinstance(node, list):
+        items = ((f"{path}[{i}]", value) for i, value in enumerate(node))
+    else:
+        return []
+    return [message for key, value in items for message in nonfinite_errors(value, key)]
+
+
+def steps_per_epoch(experiment: dict) -> int | None:
+    """Optimisation steps in an epoch, where the data set's size is known before download."""
+    entry = CATALOG.get(experiment["data"]["name"])
+    if entry is None or entry.train_size is None:
+        return None
+    return math.ceil(entry.train_size / experiment["batch_size"])
+
+
+def run_length(experiment: dict, schedule: dict) -> tuple[float | None, int | None]:
+    """(epochs, steps) of a schedule's runs, each None where it is not known before download."""
+    per_epoch = steps_per_epoch(experiment)
+    epochs = schedule.get("epochs", experiment.get("epochs"))
+    if epochs is not None and "epochs" not in schedule and experiment.get("max_steps"):
+        epochs = None  # the experiment is measured in steps
+    if epochs is not None:
+        return epochs, epochs * per_epoch if per_epoch else None
+    steps = experiment.get("max_steps")
+    return (steps / per_epoch if per_epoch and steps else None), steps
+
+
+def schedule_errors(name: str, experiment: dict) -> list[str]:
+    """Milestones and step boundaries beyond the run, and a cosine horizon other than the run's."""
+    problems = []
+    for schedule_name, schedule in experiment["schedules"].items():
+        key = f"experiments.{name}.schedules.{schedule_name}"
+        epochs, steps = run_length(experiment, schedule)
+        late = [m for m in schedule.get("milestones_epochs", []) if epochs and m >= epochs]
+        if late:
+            problems.append(
+                f"'{key}.milestones_epochs': {late} at or after the end of the run "
+                f"({epochs:g} epochs); milestones must fall inside it"
+            )
+        every = schedule.get("every_epochs")
+        if every is not None and epochs and every >= epochs:
+            problems.append(
+                f"'{key}.every_epochs': {every} is not shorter than the run ({epochs:g} epochs): "
+                "the rate would never change"
+            )
+        horizon = schedule.get("total_steps")
+        if horizon is not None and steps and horizon != steps:
+            problems.append(
+                f"'{key}.total_steps': {horizon} differs from the run's {steps} steps; "
+                "set it to the run's length"
+            )
+    return problems
+
+
+def data_limit_errors(name: str, experiment: dict) -> list[str]:
+    """Sample counts beyond the training set, for data sets whose size is known before download."""
+    entry = CATALOG.get(experiment["data"]["name"])
+    if entry is None or entry.train_size is None:
+        return []
+    problems = []
+    key = f"experiments.{name}"
+    samples = experiment.get("statistics", {}).get("samples")
+    if samples is not None and samples > entry.train_size:
+        problems.append(
+            f"'{key}.statistics.samples': {samples} is more than the {entry.train_size} "
+            f"training samples of {entry.name}"
+        )
+    sizes = experiment.get("sample_size", {}).get("sizes", [])
+    beyond = [size for size in sizes if size > entry.train_size]
+    if beyond:
+        problems.append(
+            f"'{key}.sample_size.sizes': {beyond} exceed the {entry.train_size} training samples "
+            f"of {entry.name}"
+        )
+    return problems
+
+
+def run_errors(config: dict) -> list[str]:
+    """Every schedule and data-limit problem of the config's experiments."""
+    return [
+        message
+        for name, experiment in config.get("experiments", {}).items()
+        for message in schedule_errors(name, experiment) + data_limit_errors(name, experiment)
+    ]
