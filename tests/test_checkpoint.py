@@ -70,7 +70,9 @@ def test_truncated_checkpoint_is_detected_and_the_previous_one_used(tmp_path):
     with pytest.warns(UserWarning, match="step00000020.pt is truncated or corrupt"):
         entry, state = latest_valid(ckpt, manifest)
     assert entry.step == 10 and state["step"] == 10
-    assert newest.stat().st_size == size // 2  # nothing deleted or rewritten
+    aside = ckpt / "step00000020.pt.damaged"  # moved aside, not deleted, and out of the manifest
+    assert not newest.exists() and aside.stat().st_size == size // 2
+    assert [e.step for e in read_manifest(manifest)] == [0, 10]
 
 
 def test_flipped_byte_and_missing_file_are_skipped(tmp_path):

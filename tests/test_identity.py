@@ -95,5 +95,9 @@ def test_the_loader_refuses_a_checkpoint_of_another_identity(tmp_path):
         load_verified(path, other)
     # A file swapped in under the same name fails its manifest hash instead.
     torch.save({"step": 4, "identity": other}, path)
-    with pytest.raises(Exception, match="sha256"):
+    with pytest.raises(
+        Exception,
+        match=r"step00000004.pt is truncated or corrupt: sha256.*"
+        r"Nothing was used: restore the file, or move the folder",
+    ):
         load_verified(path, identity())

@@ -106,3 +106,13 @@ def test_missing_slurm_commands_are_named(tmp_path, monkeypatch):
         (tmp_path / command).write_text("#!/bin/sh\n")
         (tmp_path / command).chmod(0o755)
     assert missing_slurm_commands() is None
+
+
+def test_targets_that_cannot_be_built_name_what_exists(paper):
+    with pytest.raises(ValueError, match=r"imagenet_resnet101/const_0.1/seed7 is not a run.*"):
+        paper.run(Run("imagenet_resnet101", "const_0.1", 7))
+    with pytest.raises(ValueError, match="cifar10_resnet18/const_0.1/seed0 is not a run"):
+        paper.run(Run("cifar10_resnet18", "const_0.1", 0))
+    with pytest.raises(ValueError, match=r"has no checkpoint at step 7; it checkpoints 0, 5005"):
+        paper.checkpoint_file(imagenet("const_0.1"), "00000007")
+    assert paper.checkpoint_file(imagenet("const_0.1"), "00005005").endswith("step00005005.pt")

@@ -13,12 +13,12 @@ rule estimate:
         "../../envs/stationarity.yaml"
     threads: 1
     resources:
-        gpu=lambda w: PLAN.estimate_resources(Run.of(w)).gpu,
-        mem_mb=lambda w: PLAN.estimate_resources(Run.of(w)).mem_mb,
-        runtime=lambda w, attempt: PLAN.estimate_resources(Run.of(w)).runtime(attempt),
+        gpu=lambda w: PLAN.estimate_resources(PLAN.run(w)).gpu,
+        mem_mb=lambda w: PLAN.estimate_resources(PLAN.run(w)).mem_mb,
+        runtime=lambda w, attempt: PLAN.estimate_resources(PLAN.run(w)).runtime(attempt),
     params:
-        run=lambda w: PLAN.estimate_settings(Run.of(w)),
-        checkpoint=lambda w: PLAN.checkpoint_file(Run.of(w), w.step),
+        run=lambda w: PLAN.estimate_settings(PLAN.run(w)),
+        checkpoint=lambda w: PLAN.checkpoint_file(PLAN.run(w), w.step),
     script:
         "../scripts/estimate.py"
 
@@ -34,22 +34,22 @@ rule sample_size:
         "../../envs/stationarity.yaml"
     threads: 1
     resources:
-        gpu=lambda w: PLAN.sample_size_resources(Run.of(w)).gpu,
-        mem_mb=lambda w: PLAN.sample_size_resources(Run.of(w)).mem_mb,
-        runtime=lambda w, attempt: PLAN.sample_size_resources(Run.of(w)).runtime(
+        gpu=lambda w: PLAN.sample_size_resources(PLAN.run(w)).gpu,
+        mem_mb=lambda w: PLAN.sample_size_resources(PLAN.run(w)).mem_mb,
+        runtime=lambda w, attempt: PLAN.sample_size_resources(PLAN.run(w)).runtime(
             attempt
         ),
     params:
-        run=lambda w: PLAN.estimate_settings(Run.of(w)),
-        checkpoint=lambda w: PLAN.checkpoint_file(Run.of(w), w.step),
-        sizes=lambda w: PLAN.sample_sizes(Run.of(w)),
+        run=lambda w: PLAN.estimate_settings(PLAN.run(w)),
+        checkpoint=lambda w: PLAN.checkpoint_file(PLAN.run(w), w.step),
+        sizes=lambda w: PLAN.sample_sizes(PLAN.run(w)),
     script:
         "../scripts/estimate.py"
 
 
 rule collect:
     input:
-        unpack(lambda w: PLAN.collect_inputs(Run.of(w))),
+        unpack(lambda w: PLAN.collect_inputs(PLAN.run(w))),
     output:
         table=PATHS.table,
     log:
@@ -57,7 +57,7 @@ rule collect:
     conda:
         "../../envs/stationarity.yaml"
     params:
-        identity=lambda w: PLAN.identity(Run.of(w)),
+        identity=lambda w: PLAN.identity(PLAN.run(w)),
         wandb_dir=PATHS.wandb,
     script:
         "../scripts/collect.py"

@@ -4,7 +4,7 @@
 
 rule train:
     input:
-        unpack(lambda w: PLAN.train_inputs(Run.of(w))),
+        unpack(lambda w: PLAN.train_inputs(PLAN.run(w))),
     output:
         manifest=PATHS.manifest,
         train_log=PATHS.train_log,
@@ -12,15 +12,15 @@ rule train:
         f"{PATHS.logs}/train/{{experiment}}/{{schedule}}/seed{{seed}}.log",
     conda:
         "../../envs/stationarity.yaml"
-    threads: lambda w: PLAN.train_resources(Run.of(w)).threads
+    threads: lambda w: PLAN.train_resources(PLAN.run(w)).threads
     resources:
-        gpu=lambda w: PLAN.train_resources(Run.of(w)).gpu,
+        gpu=lambda w: PLAN.train_resources(PLAN.run(w)).gpu,
         cpus_per_task=lambda w, threads: threads,
-        mem_mb=lambda w: PLAN.train_resources(Run.of(w)).mem_mb,
-        runtime=lambda w, attempt: PLAN.train_resources(Run.of(w)).runtime(attempt),
+        mem_mb=lambda w: PLAN.train_resources(PLAN.run(w)).mem_mb,
+        runtime=lambda w, attempt: PLAN.train_resources(PLAN.run(w)).runtime(attempt),
     params:
-        run=lambda w: PLAN.train_settings(Run.of(w)),
-        checkpoint_dir=lambda w: PLAN.checkpoint_dir(Run.of(w)),
+        run=lambda w: PLAN.train_settings(PLAN.run(w)),
+        checkpoint_dir=lambda w: PLAN.checkpoint_dir(PLAN.run(w)),
         wandb_dir=PATHS.wandb,
     script:
         "../scripts/train.py"

@@ -39,6 +39,28 @@ class StudyPlan:
         ]
         self._identities: dict[Run, str] = {}
 
+    def run(self, wildcards) -> Run:
+        """The run that wildcards (or a Run) name; a ValueError listing the study's runs if none."""
+        run = Run.of(wildcards)
+        if run not in self.runs:
+            known = ", ".join(r.name for r in self.runs if r.experiment == run.experiment)
+            raise ValueError(
+                f"{run.name} is not a run of this study; runs of {run.experiment}: "
+                f"{known or 'none'} (schedules and seeds come from the config)"
+            )
+        return run
+
+    def checkpoint_step(self, run: Run, step) -> int:
+        """``step`` as an int if the run checkpoints it; a ValueError naming its steps otherwise."""
+        steps = self.checkpoints[run]
+        if int(step) not in steps:
+            shown = ", ".join(map(str, steps[:5])) + (", …" if len(steps) > 5 else "")
+            raise ValueError(
+                f"{run.name} has no checkpoint at step {int(step)}; it checkpoints {shown} "
+                f"(last {steps[-1]})"
+            )
+        return int(step)
+
     # --- runs, their identities and checkpoints -------------------------------------------------
     def base_settings(self, run: Run) -> dict:
         """The plain-data description of a run: its experiment's training keys and its schedule."""
@@ -72,7 +94,7 @@ class StudyPlan:
 
     def checkpoint_file(self, run: Run, step: int) -> str:
         """The checkpoint of ``step`` in the folder of a run's current identity."""
-        return f"{self.checkpoint_dir(run)}/step{int(step):08d}.pt"
+        return f"{self.checkpoint_dir(run)}/step{self.checkpoint_step(run, step):08d}.pt"
 
     def superseded(self) -> list[tuple[Run, Path]]:
         """The identity folders on disk of runs whose settings have changed since they trained."""

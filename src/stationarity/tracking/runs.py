@@ -15,8 +15,25 @@ from pathlib import Path
 from .offline import has_exit_record
 
 MODES = ("online", "offline", "disabled")
+# W&B's own other names: "dryrun" is its older name for offline, "run" for online.
+MODE_ALIASES = {"dryrun": "offline", "run": "online", "shared": "online"}
 WANDB_KEYS = ("mode", "project", "entity", "dir")  # the settings Tracker.start takes
 INIT_TIMEOUT_S = 15.0  # online start-up allowance; the offline fallback adds about a second
+
+
+def resolve_mode(mode: str) -> str:
+    """A mode of ``MODES`` for W&B's own names too; an unknown one logs offline, with a warning.
+
+    W&B trouble must never stop training, so a mistyped ``WANDB_MODE`` is not an error here.
+    """
+    if mode in MODES:
+        return mode
+    if mode in MODE_ALIASES:
+        return MODE_ALIASES[mode]
+    warnings.warn(
+        f"unknown W&B mode {mode!r} (allowed: {', '.join(MODES)}); logging offline", stacklevel=3
+    )
+    return "offline"
 
 
 def stable_run_id(run_path: str) -> str:
@@ -48,9 +65,7 @@ class Tracker:
 
         ``WANDB_MODE`` in the environment overrides ``mode`` (as in W&B), e.g. offline on nodes.
         """
-        mode = os.environ.get("WANDB_MODE", mode)
-        if mode not in MODES:
-            raise ValueError(f"unknown W&B mode {mode!r}; allowed: {', '.join(MODES)}")
+        mode = resolve_mode(os.environ.get("WANDB_MODE", mode))
         if mode == "disabled":
             return
         # W&B's own usage analytics probe the server at exit, 10 s per try when it never answers;

@@ -151,7 +151,13 @@ def load_verified(path: Path, identity: str, map_location: str | torch.device = 
     entries = [e for e in read_manifest(path.parent / "manifest.tsv") if e.file == path.name]
     if not entries:
         raise CorruptCheckpointError(f"checkpoint {path} is not in {path.parent / 'manifest.tsv'}")
-    return load_checkpoint(path.parent, entries[0], map_location, identity)
+    try:
+        return load_checkpoint(path.parent, entries[0], map_location, identity)
+    except CorruptCheckpointError as err:
+        raise CorruptCheckpointError(
+            f"{err}. Nothing was used: restore the file, or move the folder {path.parent} "
+            "aside and rerun the run's train job to train it again"
+        ) from None
 
 
 def latest_valid(
@@ -160,10 +166,27 @@ def latest_valid(
     map_location: str | torch.device = "cpu",
     identity: str | None = None,
 ) -> tuple[ManifestEntry, dict] | None:
-    """The newest checkpoint that loads and matches its hash, skipping bad ones with a warning."""
+    """The newest checkpoint that loads and matches its hash.
+
+    A damaged one is moved aside (``<file>.damaged``, never deleted) and dropped from the
+    manifest, with a warning, so that training resumes from the newest valid one.
+    """
     for entry in reversed(read_manifest(manifest_path)):
         try:
             return entry, load_checkpoint(checkpoint_dir, entry, map_location, identity)
         except CorruptCheckpointError as err:
-            warnings.warn(f"{err}; falling back to the previous checkpoint", stacklevel=2)
+            set_aside(Path(checkpoint_dir), Path(manifest_path), entry)
+            warnings.warn(
+                f"{err}; moved aside as {entry.file}.damaged, falling back to the previous one",
+                stacklevel=2,
+            )
     return None
+
+
+def set_aside(checkpoint_dir: Path, manifest_path: Path, entry: ManifestEntry) -> None:
+    """Rename a damaged checkpoint to ``<file>.damaged`` and drop its row from the manifest."""
+    path = checkpoint_dir / entry.file
+    if path.exists():
+        path.replace(path.with_name(f"{entry.file}.damaged"))
+    kept = [e for e in read_manifest(manifest_path) if e.step != entry.step]
+    write_manifest(manifest_path, kept)
