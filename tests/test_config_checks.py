@@ -37,6 +37,11 @@ CASES = {
         lambda c: schedule(c, "digits_overfit", "multistep").update(milestones_epochs=[15, 40]),
         f"'{E}.digits_overfit.schedules.multistep.milestones_epochs': [40] at or after the end",
     ),
+    "model key of another model": (
+        lambda c: c[E]["mnist_underfit"]["model"].update(hidden=[16]),
+        f"'{E}.mnist_underfit.model': ['hidden'] are not options of model cnn_8_16; its "
+        "options: none",
+    ),
     "cosine horizon beyond the run": (
         lambda c: schedule(c, "wikipedia_transformerxl", "cosine").update(total_steps=5000),
         "'experiments.wikipedia_transformerxl.schedules.cosine.total_steps': 5000 differs from "
@@ -94,3 +99,25 @@ def test_a_target_that_cannot_be_built_fails_at_planning_naming_what_exists(
 ):
     result = snakemake("--profile", "local", "-n", f"results/demo/{target}", workdir=tmp_path)
     assert result.returncode != 0 and message in result.stdout + result.stderr
+
+
+def test_the_model_options_table_matches_the_model_builders():
+    import dataclasses
+    import inspect
+
+    from stationarity.config.checks import MODEL_OPTIONS
+    from stationarity.models import MODELS
+    from stationarity.models.transformer_xl import TransformerXLConfig
+
+    assert set(MODEL_OPTIONS) == set(MODELS)
+    for name, build in MODELS.items():
+        taken = [
+            p
+            for p in inspect.signature(build).parameters
+            if p not in ("num_classes", "input_shape")
+        ]
+        if name == "transformer_xl":
+            taken = [
+                f.name for f in dataclasses.fields(TransformerXLConfig) if f.name != "vocab_size"
+            ]
+        assert sorted(taken) == sorted(MODEL_OPTIONS[name]), name

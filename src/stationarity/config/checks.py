@@ -91,10 +91,34 @@ def data_limit_errors(name: str, experiment: dict) -> list[str]:
     return problems
 
 
+# The options each model takes besides its name (a test keeps this in step with the builders).
+TRANSFORMER_XL = ("n_layer", "d_model", "n_head", "d_head", "d_inner", "dropout", "dropatt")
+MODEL_OPTIONS = {
+    "resnet101": (), "resnet18": (), "cifar_resnet18": (), "cnn_8_16": (), "cnn_16_32_bn": (),
+    "mlp": ("hidden",),
+    "transformer_xl": (*TRANSFORMER_XL, "mem_len", "cutoffs"),
+}  # fmt: skip
+
+
+def model_errors(name: str, experiment: dict) -> list[str]:
+    """Model keys that the chosen model does not take."""
+    model = experiment["model"]
+    allowed = MODEL_OPTIONS.get(model["name"], ())
+    foreign = sorted(set(model) - {"name", *allowed})
+    if not foreign:
+        return []
+    return [
+        f"'experiments.{name}.model': {foreign} are not options of model {model['name']}; "
+        f"its options: {', '.join(allowed) or 'none'}"
+    ]
+
+
 def run_errors(config: dict) -> list[str]:
-    """Every schedule and data-limit problem of the config's experiments."""
+    """Every model, schedule and data-limit problem of the config's experiments."""
+    checks = (model_errors, schedule_errors, data_limit_errors)
     return [
         message
         for name, experiment in config.get("experiments", {}).items()
-        for message in schedule_errors(name, experiment) + data_limit_errors(name, experiment)
+        for check in checks
+        for message in check(name, experiment)
     ]
