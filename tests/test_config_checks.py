@@ -42,6 +42,15 @@ CASES = {
         f"'{E}.mnist_underfit.model': ['hidden'] are not options of model cnn_8_16; its "
         "options: none",
     ),
+    "resize that does not divide": (
+        lambda c: c[E]["mnist_underfit"]["data"].update(resize=10),
+        f"'{E}.mnist_underfit.data.resize': 10 does not divide the 28-pixel images of mnist5k; "
+        "allowed: [1, 2, 4, 7, 14, 28]",
+    ),
+    "cutoffs out of order": (
+        lambda c: c[E]["wikipedia_transformerxl"]["model"].update(cutoffs=[2000, 1000]),
+        f"'{E}.wikipedia_transformerxl.model.cutoffs': [2000, 1000] must increase",
+    ),
     "cosine horizon beyond the run": (
         lambda c: schedule(c, "wikipedia_transformerxl", "cosine").update(total_steps=5000),
         "'experiments.wikipedia_transformerxl.schedules.cosine.total_steps': 5000 differs from "

@@ -75,6 +75,13 @@ def data_limit_errors(name: str, experiment: dict) -> list[str]:
         return []
     problems = []
     key = f"experiments.{name}"
+    resize = experiment["data"].get("resize")
+    if resize is not None and entry.side and entry.side % resize:
+        divisors = [d for d in range(1, entry.side + 1) if entry.side % d == 0]
+        problems.append(
+            f"'{key}.data.resize': {resize} does not divide the {entry.side}-pixel images of "
+            f"{entry.name}; allowed: {divisors}"
+        )
     samples = experiment.get("statistics", {}).get("samples")
     if samples is not None and samples > entry.train_size:
         problems.append(
@@ -105,12 +112,16 @@ def model_errors(name: str, experiment: dict) -> list[str]:
     model = experiment["model"]
     allowed = MODEL_OPTIONS.get(model["name"], ())
     foreign = sorted(set(model) - {"name", *allowed})
-    if not foreign:
-        return []
-    return [
-        f"'experiments.{name}.model': {foreign} are not options of model {model['name']}; "
-        f"its options: {', '.join(allowed) or 'none'}"
-    ]
+    problems = []
+    if foreign:
+        problems.append(
+            f"'experiments.{name}.model': {foreign} are not options of model {model['name']}; "
+            f"its options: {', '.join(allowed) or 'none'}"
+        )
+    cutoffs = model.get("cutoffs", [])
+    if list(cutoffs) != sorted(cutoffs):
+        problems.append(f"'experiments.{name}.model.cutoffs': {cutoffs} must increase")
+    return problems
 
 
 def run_errors(config: dict) -> list[str]:

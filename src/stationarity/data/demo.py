@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from ..files import atomic_write_bytes
 from ..seeding import derive_seed
 from .augment import batch_augmentation
+from .catalog import CATALOG
 from .image_data import ImageData, TensorImageDataset
 
 # The bundled image sets: name -> (native side length in pixels, largest pixel value)
-PIXELS = {"mnist5k": (28, 255), "digits": (8, 16)}
+PIXELS = {name: (CATALOG[name].side, top) for name, top in (("mnist5k", 255), ("digits", 16))}
 NUM_CLASSES = 10
 
 
