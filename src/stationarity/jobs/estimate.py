@@ -109,7 +109,12 @@ def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=Non
         )
         table = pd.DataFrame([asdict(estimate(model, loader, **options))])
     else:
-        sizes = [size for size in sizes if size <= len(samples)]
+        beyond = [size for size in sizes if size > len(samples)]
+        if beyond:  # image sets are checked at planning; a corpus's size is known only now
+            raise ValueError(
+                f"{spec.run_path}: sample_size.sizes {beyond} exceed the {len(samples)} samples "
+                f"of {spec.data['name']}; use sizes up to {len(samples)}"
+            )
         table = sample_size_study(
             model,
             samples,
