@@ -4,7 +4,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from stationarity.config import ConfigError, load_config
+from stationarity.config import SYNTHETIC_FIGURES, ConfigError, load_config
 
 DEFAULT_CONFIG = Path("config/config.yaml")
 
@@ -25,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     prune.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     prune.add_argument("--yes", action="store_true", help="really delete them")
     table = commands.add_parser("synthetic", help="compute one synthetic experiment's table")
-    table.add_argument("experiment", choices=["sine", "lemma2", "theorem1"])
+    table.add_argument("experiment", choices=sorted(SYNTHETIC_FIGURES.values()))
     table.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     table.add_argument("--out", type=Path, required=True, help="Parquet file to write")
     figure = commands.add_parser("figure", help="draw one figure from the study's tables")

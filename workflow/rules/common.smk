@@ -9,7 +9,7 @@ from pathlib import Path
 # The rules' scripts and this file import the package from the checkout, also under --sdm conda.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from stationarity.config import read_yaml, validate_config
+from stationarity.config import SYNTHETIC_FIGURES, read_yaml, validate_config
 from stationarity.plan import StudyPlan
 from stationarity.plan.resources import missing_slurm_commands
 
@@ -33,7 +33,7 @@ def one_of(names):
 
 
 wildcard_constraints:
-    synthetic=one_of(["sine", "lemma2", "theorem1"]),
+    synthetic=one_of(SYNTHETIC_FIGURES.values()),
     name=one_of(config["figures"]),
     experiment=one_of(PLAN.experiments),
     schedule=one_of(run.schedule for run in PLAN.runs),
