@@ -43,3 +43,14 @@ for figure_name in config["figures"]:
         input:
             PATHS.figure_files(figure_name),
         localrule: True
+
+
+# Snakemake takes a target that is no rule's name for a file; this rule claims such bare names.
+rule unknown_target:
+    input:
+        unknown_target,
+    output:
+        "{target}",
+    wildcard_constraints:
+        target=r"[^/.]+",
+    localrule: True

@@ -74,7 +74,7 @@ def test_unknown_schedule_kind_fails_before_any_job(repo, tmp_path):
     bad = {**TINY, "schedules": {"s": {"kind": "stepwise", "lr": 0.1}}}
     result = snakemake(*study(repo, tmp_path, {"tiny": bad}), "-n", "train_all", workdir=tmp_path)
     assert result.returncode != 0
-    assert "'experiments.tiny.schedules.s.kind': 'stepwise' is not allowed" in result.stdout
+    assert "'experiments.tiny.schedules.s.kind': 'stepwise' is not allowed" in result.stderr
 
 
 def identity_of(run_dir) -> str:
@@ -112,3 +112,26 @@ def test_a_changed_setting_trains_a_new_run_and_keeps_the_old_one(repo, tmp_path
     dry = snakemake(*study(repo, tmp_path, {"tiny": fewer}), "-n", table, workdir=work)
     assert dry.returncode == 0, dry.stderr
     assert job_count(dry.stdout, "estimate") > 0 and not re.search(r"^train\s", dry.stdout, re.M)
+
+
+def test_a_checkpoint_altered_after_training_is_refused_by_its_estimate(repo, tmp_path):
+    import torch
+
+    work = tmp_path / "work"
+    args = study(repo, tmp_path, {"tiny": TINY})
+    trained = snakemake(*args, "train_all", workdir=work)
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    run = work / "results" / "t" / "runs" / "tiny" / "const_0.1" / "seed0"
+    path = run / identity_of(run) / "step00000024.pt"
+    state = torch.load(path, weights_only=True)
+    first = next(key for key in state["model"] if key.endswith("weight"))
+    state["model"][first] = -state["model"][first]  # a loadable file with other weights
+    torch.save(state, path)
+
+    stats = "results/t/stats/tiny/const_0.1/seed0/step00000024.parquet"
+    result = snakemake(*args, stats, workdir=work)
+    assert result.returncode != 0 and not (work / stats).exists()
+    log = (work / "results/t/logs/estimate/tiny/const_0.1/seed0/step00000024.log").read_text()
+    relative = path.relative_to(work)
+    assert log.startswith(f"checkpoint {relative} is truncated or corrupt: sha256")
+    assert "Nothing was used: restore the file" in log and "Traceback" not in log

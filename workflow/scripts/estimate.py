@@ -7,11 +7,15 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from stationarity.jobs.estimate import measure
+from stationarity.training.checkpoints import CorruptCheckpointError, IdentityMismatchError
 
-measure(
-    snakemake.params.run,
-    Path(snakemake.params.checkpoint),
-    Path(snakemake.output[0]),
-    threads=snakemake.threads,
-    sizes=snakemake.params.get("sizes"),
-)
+try:
+    measure(
+        snakemake.params.run,
+        Path(snakemake.params.checkpoint),
+        Path(snakemake.output[0]),
+        threads=snakemake.threads,
+        sizes=snakemake.params.get("sizes"),
+    )
+except (CorruptCheckpointError, IdentityMismatchError) as error:
+    sys.exit(str(error))  # damage, not a bug: the message names the file and what to do

@@ -7,6 +7,7 @@ sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: keep the log of
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from stationarity.jobs.train import launch, run_train_job
+from stationarity.training.checkpoints import CorruptCheckpointError, IdentityMismatchError
 
 job = dict(
     # W&B settings come from the config, not params: changing them must not retrain anything.
@@ -19,4 +20,7 @@ job = dict(
 )
 if snakemake.resources.gpu > 1:  # one process per GPU (DDP); torchrun's output goes to the log
     sys.exit(launch(snakemake.resources.gpu, job, log=sys.stderr))
-run_train_job(**job)
+try:
+    run_train_job(**job)
+except (CorruptCheckpointError, IdentityMismatchError) as error:
+    sys.exit(str(error))  # a damaged parent checkpoint: the message names it and what to do

@@ -2,6 +2,6 @@
 
 from .paths import Paths, Run
 from .resources import Resources
-from .study import StudyPlan
+from .study import StudyPlan, UnknownTargetError
 
-__all__ = ["Paths", "Resources", "Run", "StudyPlan"]
+__all__ = ["Paths", "Resources", "Run", "StudyPlan", "UnknownTargetError"]

@@ -24,6 +24,10 @@ def nearest(steps: list[int], fraction: float) -> int:
     return min(steps, key=lambda step: abs(step - fraction * steps[-1]))
 
 
+class UnknownTargetError(ValueError):
+    """A target names a run or checkpoint the study does not plan; the message lists what exists."""
+
+
 class StudyPlan:
     """Every run of a study, its checkpoints, its jobs' inputs and resources, each target's runs."""
 
@@ -40,22 +44,22 @@ class StudyPlan:
         self._identities: dict[Run, str] = {}
 
     def run(self, wildcards) -> Run:
-        """The run that wildcards (or a Run) name; a ValueError listing the study's runs if none."""
+        """The run that wildcards (or a Run) name; UnknownTargetError listing the runs if none."""
         run = Run.of(wildcards)
         if run not in self.runs:
             known = ", ".join(r.name for r in self.runs if r.experiment == run.experiment)
-            raise ValueError(
+            raise UnknownTargetError(
                 f"{run.name} is not a run of this study; runs of {run.experiment}: "
                 f"{known or 'none'} (schedules and seeds come from the config)"
             )
         return run
 
     def checkpoint_step(self, run: Run, step) -> int:
-        """``step`` as an int if the run checkpoints it; a ValueError naming its steps otherwise."""
+        """``step`` as an int if the run checkpoints it, else UnknownTargetError naming them."""
         steps = self.checkpoints[run]
         if int(step) not in steps:
             shown = ", ".join(map(str, steps[:5])) + (", …" if len(steps) > 5 else "")
-            raise ValueError(
+            raise UnknownTargetError(
                 f"{run.name} has no checkpoint at step {int(step)}; it checkpoints {shown} "
                 f"(last {steps[-1]})"
             )
