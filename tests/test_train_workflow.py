@@ -114,24 +114,33 @@ def test_a_changed_setting_trains_a_new_run_and_keeps_the_old_one(repo, tmp_path
     assert job_count(dry.stdout, "estimate") > 0 and not re.search(r"^train\s", dry.stdout, re.M)
 
 
-def test_a_checkpoint_altered_after_training_is_refused_by_its_estimate(repo, tmp_path):
+def test_a_checkpoint_altered_after_training_is_refused_by_its_estimate_and_branch(repo, tmp_path):
     import torch
 
     work = tmp_path / "work"
-    args = study(repo, tmp_path, {"tiny": TINY})
-    trained = snakemake(*args, "train_all", workdir=work)
+    branch = {"kind": "constant", "lr": 0.05, "epochs": 1}
+    branch["from_checkpoint"] = {"schedule": "const_0.1", "at": 1.0}  # from step 24
+    schedules = {**TINY["schedules"], "branch": branch}
+    args = study(repo, tmp_path, {"tiny": {**TINY, "schedules": schedules}})
+    parent = "results/t/runs/tiny/const_0.1/seed0"
+    trained = snakemake(*args, f"{parent}/manifest.tsv", workdir=work)
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    run = work / "results" / "t" / "runs" / "tiny" / "const_0.1" / "seed0"
-    path = run / identity_of(run) / "step00000024.pt"
+    path = work / parent / identity_of(work / parent) / "step00000024.pt"
     state = torch.load(path, weights_only=True)
     first = next(key for key in state["model"] if key.endswith("weight"))
     state["model"][first] = -state["model"][first]  # a loadable file with other weights
     torch.save(state, path)
+    refusal = f"checkpoint {path.relative_to(work)} is truncated or corrupt: sha256"
 
     stats = "results/t/stats/tiny/const_0.1/seed0/step00000024.parquet"
     result = snakemake(*args, stats, workdir=work)
     assert result.returncode != 0 and not (work / stats).exists()
     log = (work / "results/t/logs/estimate/tiny/const_0.1/seed0/step00000024.log").read_text()
-    relative = path.relative_to(work)
-    assert log.startswith(f"checkpoint {relative} is truncated or corrupt: sha256")
-    assert "Nothing was used: restore the file" in log and "Traceback" not in log
+    assert log.startswith(refusal) and "Traceback" not in log
+    assert "Nothing was used: restore the file" in log
+
+    result = snakemake(*args, "results/t/runs/tiny/branch/seed0/manifest.tsv", workdir=work)
+    assert result.returncode != 0
+    log = (work / "results/t/logs/train/tiny/branch/seed0.log").read_text()
+    assert refusal in log and "Nothing was used" in log and "Traceback" not in log
+    assert not (work / "results/t/runs/tiny/branch/seed0/manifest.tsv").exists()
