@@ -1,4 +1,4 @@
-"""W&B from the login node: upload offline runs, build the report; skip or fail fast, never hang."""
+"""W&B from the login node: upload offline runs, update the report; fail fast, never hang."""
 
 import time
 
@@ -6,9 +6,7 @@ import pytest
 import yaml
 from snakemake_run import snakemake
 
-from stationarity.jobs.publish import figure_caption
 from stationarity.tracking import WandbUnavailable, check_server, offline_runs, upload_skipped
-from stationarity.tracking.report import STATISTICS, build_report
 
 NO_SERVER = "https://api.stationarity-test.invalid"  # .invalid never resolves: no network
 FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"  # the shape of a key; never sent
@@ -53,24 +51,6 @@ def test_only_runs_never_uploaded_are_synced(tmp_path):
         (tmp_path / "wandb" / name).mkdir(parents=True)
     (tmp_path / "wandb" / "offline-run-1" / "run-1.wandb.synced").touch()
     assert offline_runs(tmp_path) == [tmp_path / "wandb" / "offline-run-2"]
-
-
-def test_report_has_a_panel_grid_per_trained_run_figure_grouped_by_experiment():
-    sources = {
-        "fig1": [{"experiment": "mnist_underfit", "schedules": ["step"]}],
-        "fig7": [{"experiment": "digits_overfit", "schedules": ["multistep"]}],
-    }
-    captions = {name: figure_caption(name, sources.get(name, [])) for name in sources}
-    report = build_report("demo", ["fig1", "fig5", "fig7"], sources, "p", "me", captions)
-    grids = [block for block in report.blocks if type(block).__name__ == "PanelGrid"]
-    texts = [str(block) for block in report.blocks if type(block).__name__ == "P"]
-    assert any("Fig. 7" in text and "digits_overfit/multistep/seed*" in text for text in texts)
-    assert len(grids) == 2  # fig5 is synthetic: no runs
-    (runset,) = grids[1].runsets
-    assert runset.groupby == ["group"] and "digits_overfit" in runset.filters
-    assert [panel.y for panel in grids[1].panels][: len(STATISTICS)] == [
-        [f"estimate/{name}"] for name in STATISTICS
-    ]
 
 
 def _study(repo, tmp_path, mode):

@@ -22,10 +22,5 @@ rule wandb_report:
     localrule: True
     conda:
         "../../envs/stationarity.yaml"
-    params:
-        wandb=config["wandb"],
-        study=config["study"],
-        figures=config["figures"],
-        figure_sources=config.get("figure_sources", {}),
     script:
         "../scripts/wandb_report.py"

@@ -1,4 +1,4 @@
-"""Shim: build and upload the study's W&B report (rule wandb_report, on the login node)."""
+"""Shim: update the study's W&B report (rule wandb_report, on the login node)."""
 
 import sys
 from pathlib import Path
@@ -8,7 +8,6 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
 from stationarity.jobs.publish import report
 
-params = snakemake.params
-message = report(params.wandb, params.study, params.figures, params.figure_sources)
+message = report(snakemake.config)
 print(message)  # on the terminal, and in the log
 print(message, file=sys.stderr)

@@ -1,10 +1,20 @@
-"""The wandb_sync and wandb_report jobs (login node): upload offline runs, build the report."""
+"""The wandb_sync and wandb_report jobs (login node): upload offline runs, update the report."""
 
 from pathlib import Path
 
 from ..figures import FIGURES
+from ..figures.palette import schedule_colors
 from ..files import run_name
-from ..tracking import check_server, default_entity, sync_offline_runs, upload_skipped
+from ..plan import StudyPlan
+from ..tracking import (
+    check_server,
+    default_entity,
+    estimate_run_id,
+    sync_offline_runs,
+    train_run_id,
+    upload_skipped,
+)
+from ..tracking.report import ReportRun, ReportSection, wandb_key
 
 
 def figure_caption(name: str, sources: list[dict]) -> str:
@@ -17,17 +27,48 @@ def figure_caption(name: str, sources: list[dict]) -> str:
     return FIGURES[name].caption_for(runs)
 
 
+def report_sections(config: dict) -> list[ReportSection]:
+    """Each figure of trained runs with the W&B runs of its runs' current identities.
+
+    A figure's runs are its sources and the parents of its branches; each has a train and an
+    estimate W&B run, both colored by schedule and labelled by the schedule's label.
+    """
+    plan = StudyPlan(config)
+    colors = schedule_colors([run.schedule for run in plan.runs])
+    sections = []
+    for figure in config["figures"]:
+        if FIGURES[figure].synthetic:  # closed-form experiments log no runs
+            continue
+        runs = []
+        for run in plan.figure_runs(figure):
+            identity, label = plan.identity(run), plan.schedule_labels(run.experiment)
+            for job, run_id in (("train", train_run_id), ("estimate", estimate_run_id)):
+                runs.append(
+                    ReportRun(
+                        run_id(run.name, identity),
+                        f"{run.name} {job}",
+                        label[run.schedule],
+                        colors[run.schedule],
+                    )
+                )
+        keys = tuple(dict.fromkeys(map(wandb_key, FIGURES[figure].statistics)))
+        caption = figure_caption(figure, config["figure_sources"][figure])
+        sections.append(ReportSection(figure, caption, keys, tuple(runs)))
+    return sections
+
+
 def sync(settings: dict, wandb_dir: Path) -> str:
     """Upload the study's offline W&B runs; a line saying what was done or why not."""
     skipped = upload_skipped(settings)
     if skipped:
         return f"wandb_sync skipped: {skipped}"
-    runs = sync_offline_runs(wandb_dir)
-    return f"wandb_sync: uploaded {len(runs)} offline run(s) under {wandb_dir}"
+    uploaded = sync_offline_runs(wandb_dir)
+    return f"wandb_sync: {uploaded.summary(done=True)} under {wandb_dir}"
 
 
-def report(settings: dict, study: str, figures: list[str], figure_sources: dict) -> str:
-    """Build and save the study's W&B report; a line with its URL or why it was skipped."""
+def report(config: dict) -> str:
+    """Update (or create once) the study's W&B report; a line with its URL or why it was skipped."""
+    settings = config["wandb"]
     skipped = upload_skipped(settings)
     if skipped:
         return f"wandb_report skipped: {skipped}"
@@ -35,8 +76,5 @@ def report(settings: dict, study: str, figures: list[str], figure_sources: dict)
     from ..tracking.report import build_report, save_report  # imports wandb_workspaces: slow
 
     entity = settings.get("entity") or default_entity()
-    captions = {name: figure_caption(name, figure_sources.get(name, [])) for name in figures}
-    built = build_report(
-        study, figures, figure_sources, settings["project"], entity, captions=captions
-    )
+    built = build_report(config["study"], report_sections(config), settings["project"], entity)
     return f"wandb_report: {save_report(built)}"

@@ -4,16 +4,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .runs import WANDB_KEYS, Tracker, stable_run_id
+from .runs import WANDB_KEYS, Tracker, estimate_run_id, stable_run_id
 
 
 def mirror_run(
-    wandb: dict, name: str, job_type: str, group: str, config: dict, key: str | None = None
+    wandb: dict, run_id: str, name: str, job_type: str, group: str, config: dict
 ) -> Tracker:
-    """A started W&B mirror run for ``key`` (default ``name``) and ``job_type`` (no-op if off)."""
+    """A started W&B mirror run ``run_id`` of ``job_type`` (a no-op if W&B is off)."""
     tracker = Tracker()
     tracker.start(
-        run_id=stable_run_id(f"{key or name}/{job_type}"),
+        run_id=run_id,
         name=name,
         group=group,
         job_type=job_type,
@@ -37,7 +37,8 @@ def mirror_estimates(name: str, identity: str, stats: pd.DataFrame, wandb: dict)
         "seed": int(seed),
         "identity": identity,
     }
-    tracker = mirror_run(wandb, name, "estimate", experiment, config, key=f"{name}/{identity}")
+    run_id = estimate_run_id(name, identity)
+    tracker = mirror_run(wandb, run_id, name, "estimate", experiment, config)
     wide = stats.pivot_table(index=["step", "epoch"], columns="statistic", values="value")
     for (step, epoch), row in wide.iterrows():
         metrics = {f"estimate/{key}": float(value) for key, value in row.items()}
@@ -49,6 +50,7 @@ def mirror_figure(name: str, png: Path, wandb: dict) -> None:
     """Log a figure's PNG to W&B (job type 'figure'); the PNG itself stays the result."""
     if wandb.get("mode", "disabled") == "disabled":
         return
-    tracker = mirror_run(wandb, f"figures/{name}", "figure", "figures", {"figure": name})
+    run_id = stable_run_id(f"figures/{name}/figure")
+    tracker = mirror_run(wandb, run_id, f"figures/{name}", "figure", "figures", {"figure": name})
     tracker.log_image(name, png)
     tracker.finish()

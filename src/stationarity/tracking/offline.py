@@ -1,84 +1,43 @@
-"""Offline W&B runs: upload them from the login node, and read one back from its .wandb file.
+"""Offline W&B runs read back from their .wandb files: a resumed run's fragments and their steps.
 
-W&B 0.31 ships no reader of its own for these files, so ``read_offline_run`` parses the record log.
+W&B 0.31 ships no Python reader for these files (its record reader moved into the Go service,
+wandb-core), so ``read_offline_run`` parses the record log itself.
 """
 
 import json
-import os
-import socket
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
-from urllib.parse import urlsplit
 
-# --- Uploading offline runs from the login node ----------------------------------------------
-SYNC_TIMEOUT_S = 1800  # `wandb sync` retries for ever when the server does not answer
-
-
-class WandbUnavailable(RuntimeError):
-    """W&B cannot be reached from here: no API key, or no route to the server."""
+# offline-run-YYYYMMDD_HHMMSS-<run id>: the start time first, so names sort in start order.
+PREFIX_LENGTH = len("offline-run-20260101_000000-")
 
 
-def upload_skipped(settings: dict) -> str | None:
-    """Why nothing may be uploaded (W&B disabled, or offline-only here), or None if it may."""
-    if settings.get("mode") == "disabled" or os.environ.get("WANDB_MODE") == "disabled":
-        return "W&B is disabled (wandb.mode or WANDB_MODE): nothing to upload"
-    if os.environ.get("WANDB_MODE") == "offline":
-        return "W&B is offline-only here (WANDB_MODE=offline): runs stay on disk"
-    return None
+def run_fragments(wandb_dir: Path) -> dict[str, list[Path]]:
+    """Each W&B run id under ``wandb_dir`` with its offline folders, oldest first.
+
+    A run killed and resumed has one folder (fragment) per process that logged it.
+    """
+    fragments: dict[str, list[Path]] = {}
+    for folder in sorted(Path(wandb_dir).glob("wandb/offline-run-*")):
+        fragments.setdefault(folder.name[PREFIX_LENGTH:], []).append(folder)
+    return fragments
 
 
-def check_server(timeout_s: float = 10.0) -> str:
-    """The W&B server's URL if an API key is set and the server answers; else WandbUnavailable."""
-    os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
-    import wandb
-
-    url = os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url
-    if not wandb.login(prompt=False, verify=False):
-        raise WandbUnavailable(
-            f"no W&B API key: run `wandb login` or set WANDB_API_KEY (server {url})"
-        )
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
-    except OSError as err:
-        raise WandbUnavailable(
-            f"cannot reach the W&B server {url} ({err}): run this on a machine with internet, "
-            "usually the cluster's login node"
-        ) from err
-    return url
+def logged_steps(fragment: Path) -> list[int]:
+    """The history steps one offline fragment holds, in the order they were logged."""
+    return [row["_step"] for row in read_offline_run(fragment)["history"] if "_step" in row]
 
 
-def default_entity() -> str:
-    """The W&B entity (user or team) of the API key in use; needs the server."""
-    import wandb
-
-    return wandb.Api().default_entity
-
-
-def offline_runs(wandb_dir: Path) -> list[Path]:
-    """The offline runs under a study's W&B folder that were never uploaded."""
-    runs = sorted(Path(wandb_dir).glob("wandb/offline-run-*"))
-    return [run for run in runs if not any(run.glob("run-*.wandb.synced"))]
-
-
-def sync_offline_runs(wandb_dir: Path, timeout_s: float = SYNC_TIMEOUT_S) -> list[Path]:
-    """Upload the study's offline runs with `wandb sync`, within ``timeout_s``; the runs sent."""
-    runs = offline_runs(wandb_dir)
-    if not runs:
-        return []
-    check_server()  # fail in seconds, not after the sync's endless retries
-    command = [str(Path(sys.executable).with_name("wandb")), "sync", *map(str, runs)]
-    try:
-        subprocess.run(command, check=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as err:
-        raise WandbUnavailable(
-            f"`wandb sync` did not finish within {timeout_s:.0f} s; rerun to continue"
-        ) from err
-    return runs
+def last_logged_step(wandb_dir: Path, run_id: str) -> int | None:
+    """The highest step any earlier fragment of ``run_id`` logged; None if there is none."""
+    steps = [
+        step
+        for fragment in run_fragments(wandb_dir).get(run_id, [])
+        if any(fragment.glob("run-*.wandb"))
+        for step in logged_steps(fragment)
+    ]
+    return max(steps, default=None)
 
 
 # --- Reading back an offline run -------------------------------------------------------------

@@ -1,59 +1,96 @@
-"""A W&B report of a study: one panel grid per figure of trained runs, runs grouped by experiment.
+"""The study's W&B report: one section per figure of trained runs, holding exactly its runs.
 
-The only module that imports ``wandb_workspaces``. Building the report needs no server when the
-entity is given; saving it does (see ``tracking.check_server``).
+The sections are plain data (``ReportSection``), built from the study's plan by ``jobs.publish``;
+``build_report`` turns them into ``wandb_workspaces`` blocks (the only module that imports it)
+and ``save_report`` updates the study's report in place, found by its title, or creates it once.
 """
 
-import wandb_workspaces.reports.v2 as wr
+from dataclasses import dataclass
 
-STATISTICS = ("loss", "grad_norm", "noise", "sharpness")  # logged as estimate/<name> by collect
-
-
-def figure_panels(entity: str, project: str, figure: str, sources: list[dict]) -> wr.PanelGrid:
-    """The panels of one figure: the four statistics and the training loss against epochs."""
-    experiments = sorted({source["experiment"] for source in sources})
-    runset = wr.Runset(
-        entity=entity,
-        project=project,
-        name=figure,
-        filters=f"Config('experiment') in {experiments}",
-        groupby=["group"],  # a run's group is its experiment
-    )
-    panels = [
-        wr.LinePlot(title=name, x="epoch", y=[f"estimate/{name}"], log_y=name != "loss")
-        for name in STATISTICS
-    ]
-    panels.append(wr.LinePlot(title="training loss", x="epoch", y=["train/loss"]))
-    return wr.PanelGrid(runsets=[runset], panels=panels)
+# The W&B key each figure statistic is logged under: training by the train job, the rest by
+# collect's mirror of the run's estimates.
+WANDB_KEYS = {"train_loss": "train/loss"}
 
 
-def build_report(
-    study: str,
-    figures: list[str],
-    figure_sources: dict,
-    project: str,
-    entity: str,
-    captions: dict[str, str] | None = None,
-) -> wr.Report:
-    """The report of ``study``: heading, caption and panel grid of each figure drawn from runs."""
+def wandb_key(statistic: str) -> str:
+    """The history key of a figure's statistic in the study's W&B runs."""
+    return WANDB_KEYS.get(statistic, f"estimate/{statistic}")
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """One W&B run of a section: its id, the run it mirrors, its legend label and color."""
+
+    run_id: str
+    name: str
+    label: str
+    color: str
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One figure: its caption, the W&B keys of the statistics it plots, and its runs."""
+
+    figure: str
+    caption: str
+    keys: tuple[str, ...]
+    runs: tuple[ReportRun, ...]
+
+    @property
+    def run_filter(self) -> str:
+        """A W&B run filter selecting exactly this section's runs by id."""
+        return f"Metric('ID') in {sorted(run.run_id for run in self.runs)}"
+
+
+def report_title(study: str) -> str:
+    """The title that identifies a study's report in its W&B project."""
+    return f"stationarity: {study}"
+
+
+def build_report(study: str, sections: list[ReportSection], project: str, entity: str):
+    """The report of ``study``: heading, then each section's caption and panel grid."""
+    import wandb_workspaces.reports.v2 as wr  # slow to import; only the report needs it
+
     blocks = [
         wr.H1(f"Study {study}"),
         wr.P(
             "Loss, gradient norm, gradient noise and sharpness at every checkpoint "
             "(Zhang, Li, Sra, Jadbabaie 2021). The files under results/ are the truth; "
-            "these panels mirror them."
+            "these panels mirror them. Runs are colored by schedule."
         ),
     ]
-    for figure in figures:
-        if figure in figure_sources:  # the synthetic and theory figures have no W&B runs
-            blocks.append(wr.H2(figure))
-            if captions and figure in captions:
-                blocks.append(wr.P(captions[figure]))
-            blocks.append(figure_panels(entity, project, figure, figure_sources[figure]))
-    return wr.Report(project=project, entity=entity, title=f"stationarity: {study}", blocks=blocks)
+    for section in sections:
+        runset = wr.Runset(
+            entity=entity,
+            project=project,
+            name=section.figure,
+            filters=section.run_filter,
+            run_settings={run.run_id: wr.RunSettings(color=run.color) for run in section.runs},
+        )
+        panels = [
+            wr.LinePlot(title=key, x="epoch", y=[key], log_y=not key.endswith("loss"))
+            for key in section.keys
+        ]
+        blocks += [
+            wr.H2(section.figure),
+            wr.P(section.caption),
+            wr.PanelGrid(runsets=[runset], panels=panels),
+        ]
+    return wr.Report(project=project, entity=entity, title=report_title(study), blocks=blocks)
 
 
-def save_report(report: wr.Report) -> str:
-    """Upload the report (needs the server and an API key); its URL."""
+def existing_report_id(entity: str, project: str, title: str) -> str | None:
+    """The id of the project's report titled ``title``, if there is one (needs the server)."""
+    import wandb
+
+    for found in wandb.Api().reports(path=f"{entity}/{project}"):
+        if found.display_name == title:
+            return found.id
+    return None
+
+
+def save_report(report) -> str:
+    """Update the study's report in place, or create it if the project has none; its URL."""
+    report.id = existing_report_id(report.entity, report.project, report.title) or ""
     report.save()
     return report.url

@@ -12,7 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .offline import has_exit_record
+from .offline import has_exit_record, last_logged_step
 
 MODES = ("online", "offline", "disabled")
 # W&B's own other names: "dryrun" is its older name for offline, "run" for online.
@@ -41,6 +41,16 @@ def stable_run_id(run_path: str) -> str:
     return hashlib.sha256(run_path.encode()).hexdigest()[:16]
 
 
+def train_run_id(run_name: str, identity: str) -> str:
+    """The W&B run of a run's training: a changed run (new identity) is a new W&B run."""
+    return stable_run_id(f"{run_name}/{identity}")
+
+
+def estimate_run_id(run_name: str, identity: str) -> str:
+    """The W&B run that mirrors a run's estimates, keyed by its identity too."""
+    return stable_run_id(f"{run_name}/{identity}/estimate")
+
+
 class Tracker:
     """One W&B run at a time; every method is safe to call whatever state W&B is in."""
 
@@ -48,6 +58,7 @@ class Tracker:
         self.init_timeout = init_timeout
         self.run = None
         self.mode = "disabled"
+        self.logged_through = None  # the last step earlier fragments of this run hold
 
     def start(
         self,
@@ -98,6 +109,9 @@ class Tracker:
                     stacklevel=2,
                 )
         try:
+            # A resumed run retrains from its checkpoint the steps its killed process had logged:
+            # log each step once across fragments, as the server would keep it.
+            self.logged_through = last_logged_step(Path(dir or "."), run_id)
             settings = wandb.Settings(console="off")
             self.run = wandb.init(mode="offline", settings=settings, **options)
             self.mode = "offline"
@@ -114,7 +128,12 @@ class Tracker:
             self.run = None
 
     def log(self, metrics: dict, step: int) -> None:
-        """Log scalar metrics at ``step`` (the caller logs every N steps, not every step)."""
+        """Log scalar metrics at ``step`` (the caller logs every N steps, not every step).
+
+        A step an earlier fragment of the run already holds is not logged again.
+        """
+        if self.logged_through is not None and step <= self.logged_through:
+            return
         self._call("log", lambda: self.run.log(metrics, step=step))
 
     def log_image(self, key: str, path: Path) -> None:

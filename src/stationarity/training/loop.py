@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..data import TEXT_SETS, build_image_data
 from ..models import build_model
 from ..provenance import provenance
-from ..tracking import WANDB_KEYS, stable_run_id
+from ..tracking import WANDB_KEYS, train_run_id
 from .checkpoints import latest_valid, load_verified, serialize_checkpoint, write_checkpoint
 from .distributed import any_rank, data_parallel, is_main_process
 from .image_task import ImageTask
@@ -120,7 +120,7 @@ def fit(
     resumed = latest_valid(checkpoint_dir, manifest_path, map_location=device, identity=identity)
     if resumed is None:
         # A changed run is a new W&B run, not a continuation of the old one's history.
-        step, run_id, log = 0, stable_run_id(f"{run.run_path}/{identity}"), TrainLog()
+        step, run_id, log = 0, train_run_id(run.run_path, identity), TrainLog()
         if run.init_from is not None:  # a branch: continue another run's iterate at a new rate
             start = load_verified(run.init_from, run.parent["identity"], map_location=device)
             model.load_state_dict(start["model"])
