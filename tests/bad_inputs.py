@@ -73,6 +73,11 @@ CONFIG_EDITS = {
         f"'{E}.mnist_underfit.data.resize': 10 does not divide the 28-pixel images of mnist5k; "
         "allowed: [1, 2, 4, 7, 14, 28]",
     ),
+    "data option of another data set": (
+        lambda c: mnist(c)["data"].update(revision="b08601e"),
+        f"'{E}.mnist_underfit.data': ['revision'] are not options of data set mnist5k; its "
+        "options: augment, label_noise, resize",
+    ),
     "cutoffs out of order": (
         lambda c: transformer(c)["model"].update(cutoffs=[2000, 1000]),
         f"'{E}.wikipedia_transformerxl.model.cutoffs': [2000, 1000] must increase",

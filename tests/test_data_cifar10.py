@@ -2,6 +2,7 @@ import functools
 import hashlib
 import http.server
 import io
+import json
 import pickle
 import socket
 import tarfile
@@ -14,10 +15,13 @@ import torch
 from torchvision import datasets
 
 from stationarity.data import build_image_data, download_cifar10
+from stationarity.data.catalog import CIFAR10_ARCHIVES
+from stationarity.data.checksums import RECORD, ChecksumError
 
 torch.set_num_threads(1)
 
 FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"]
+TARBALL, PUBLISHED = CIFAR10_ARCHIVES["python"]  # the real archive's name and published md5
 
 
 @pytest.fixture
@@ -36,7 +40,8 @@ def _md5(data):
 
 @pytest.fixture
 def fake_cifar_server(tmp_path, monkeypatch):
-    """A local HTTP server with a tiny archive in CIFAR-10's layout; torchvision's md5s patched."""
+    """A local HTTP server with a tiny archive in CIFAR-10's layout; its md5 as torchvision's and
+    the catalog's published sum. Yields that md5."""
     rng = np.random.default_rng(0)
     members = {}
     for name in [*FILES, "test_batch"]:
@@ -62,7 +67,8 @@ def fake_cifar_server(tmp_path, monkeypatch):
     monkeypatch.setattr(cls, "train_list", [[f, _md5(members[f])] for f in FILES])
     monkeypatch.setattr(cls, "test_list", [["test_batch", _md5(members["test_batch"])]])
     monkeypatch.setattr(cls, "meta", {**cls.meta, "md5": _md5(members["batches.meta"])})
-    yield
+    monkeypatch.setitem(CIFAR10_ARCHIVES, "python", (TARBALL, _md5(archive.getvalue())))
+    yield _md5(archive.getvalue())
     server.shutdown()
 
 
@@ -77,6 +83,23 @@ def test_download_and_load_through_torchvision(fake_cifar_server, tmp_path):
     crops = {tuple(data.train[1][0].flatten()[:50].tolist()) for _ in range(8)}
     assert len(crops) > 1  # random crop + flip
     assert torch.equal(data.clean[1][0], data.clean[1][0])
+
+
+def test_the_kept_tarball_is_checked_and_recorded(fake_cifar_server, tmp_path):
+    download_cifar10(tmp_path, timeout_s=5)
+    assert json.loads((tmp_path / RECORD).read_text())[TARBALL]["md5"] == fake_cifar_server
+
+
+def test_a_tarball_unlike_the_published_one_is_named_with_both_sums(
+    fake_cifar_server, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(CIFAR10_ARCHIVES, "python", (TARBALL, PUBLISHED))
+    with pytest.raises(ChecksumError, match=f"{TARBALL} has md5 {fake_cifar_server}, expected"):
+        download_cifar10(tmp_path, timeout_s=5)
+    # torchvision's own check fails first (it says only "corrupted"): the same message.
+    monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", PUBLISHED)
+    with pytest.raises(ChecksumError, match=f"expected {PUBLISHED}"):
+        download_cifar10(tmp_path / "again", timeout_s=5)
 
 
 def test_download_fails_fast_against_a_server_that_never_answers(black_hole, tmp_path, monkeypatch):

@@ -1,5 +1,7 @@
+import hashlib
 import io
 import json
+import os
 import tarfile
 
 import numpy as np
@@ -8,7 +10,9 @@ import scipy.io
 import torch
 from PIL import Image
 
-from stationarity.data import build_image_data, prepare_imagenet
+from stationarity.data import build_image_data, checksums, prepare_imagenet
+from stationarity.data.catalog import IMAGENET_ARCHIVES
+from stationarity.data.checksums import ChecksumError
 
 torch.set_num_threads(1)
 
@@ -70,7 +74,21 @@ def archives(tmp_path):
     return root
 
 
-def test_prepare_and_load_the_imagefolder_layout(archives, tmp_path):
+def _md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def published(archives, monkeypatch):
+    """The catalog's published sums replaced by those of the fake archives: role -> md5."""
+    sums = {}
+    for role, (name, _) in list(IMAGENET_ARCHIVES.items()):
+        sums[role] = _md5(archives / name)
+        monkeypatch.setitem(IMAGENET_ARCHIVES, role, (name, sums[role]))
+    return sums
+
+
+def test_prepare_and_load_the_imagefolder_layout(archives, published, tmp_path):
     out = tmp_path / "imagenet"
     marker = prepare_imagenet(archives, out)
     assert json.loads(marker.read_text()) == {"classes": 3, "train": 12, "val": 6}
@@ -91,7 +109,7 @@ def test_prepare_and_load_the_imagefolder_layout(archives, tmp_path):
     assert data.train.transform is not data.clean.transform
 
 
-def test_prepare_resumes_after_a_kill(archives, tmp_path):
+def test_prepare_resumes_after_a_kill(archives, published, tmp_path):
     out = tmp_path / "imagenet"
     (out / "train" / f"{WNIDS[1]}.partial").mkdir(parents=True)  # a class half-extracted
     (out / "train" / f"{WNIDS[1]}.partial" / "junk.JPEG").write_bytes(b"")
@@ -114,3 +132,47 @@ def test_missing_archives_name_the_files_and_the_config_key(tmp_path):
 def test_loading_before_preparing_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="prepare_imagenet"):
         build_image_data("imagenet", tmp_path, seed=0)
+
+
+def test_archives_that_are_not_imagenet_stop_before_unpacking_naming_each_sum(archives, tmp_path):
+    # The fake archives against the real published sums: three corrupt archives.
+    with pytest.raises(ChecksumError) as err:
+        prepare_imagenet(archives, tmp_path / "out")
+    message = str(err.value)
+    assert "\n" not in message and "download them again from https://image-net.org" in message
+    for name, expected in IMAGENET_ARCHIVES.values():
+        assert f"{name} has md5 {_md5(archives / name)}, expected {expected}" in message
+    assert not (tmp_path / "out").exists()  # nothing unpacked from a bad archive
+
+
+def test_a_truncated_archive_is_named_and_the_good_ones_are_not_hashed_again(
+    archives, published, tmp_path, monkeypatch
+):
+    train = archives / "ILSVRC2012_img_train.tar"
+    train.write_bytes(train.read_bytes()[:-1024])
+    with pytest.raises(ChecksumError, match="ILSVRC2012_img_train.tar has md5") as err:
+        prepare_imagenet(archives, tmp_path / "out")
+    assert f"{_md5(train)}, expected {published['train']}" in str(err.value)
+    assert "ILSVRC2012_img_val.tar" not in str(err.value)
+    hashed = []
+    monkeypatch.setattr(checksums, "md5_of", lambda path: hashed.append(path.name) or _md5(path))
+    with pytest.raises(ChecksumError):
+        prepare_imagenet(archives, tmp_path / "out")
+    assert hashed == ["ILSVRC2012_img_train.tar"]  # val and devkit were recorded as good
+
+
+def test_archives_are_hashed_once_unless_they_change(archives, published, tmp_path, monkeypatch):
+    prepare_imagenet(archives, tmp_path / "first")
+    record = json.loads((archives / checksums.RECORD).read_text())
+    assert {name: entry["md5"] for name, entry in record.items()} == {
+        name: published[role] for role, (name, _) in IMAGENET_ARCHIVES.items()
+    }
+    hashed = []
+    monkeypatch.setattr(checksums, "md5_of", lambda path: hashed.append(path.name) or _md5(path))
+    prepare_imagenet(archives, tmp_path / "second")
+    assert hashed == []
+    val = archives / "ILSVRC2012_img_val.tar"
+    later = val.stat().st_mtime_ns + 10**9
+    os.utime(val, ns=(later, later))  # touched (say, copied again): hashed again
+    prepare_imagenet(archives, tmp_path / "third")
+    assert hashed == ["ILSVRC2012_img_val.tar"]

@@ -8,7 +8,7 @@ import torch
 
 from stationarity.data import ContextSegments, load_text_corpus
 from stationarity.data.prepare import prepare_data
-from stationarity.data.text import build_vocab, encode
+from stationarity.data.text import DataRevisionError, build_vocab, encode
 from stationarity.data.wikipedia_demo import article_lines, wikitext_tokens, with_unknowns
 from stationarity.data.wikitext103 import download_wikitext103, prepare_wikitext103
 
@@ -20,8 +20,8 @@ ROWS = {
 }
 
 
-def tiny_wikitext():
-    """A DatasetDict shaped like the Hub's WikiText-103."""
+def tiny_wikitext(revision=None):
+    """A DatasetDict shaped like the Hub's WikiText-103 (at any revision)."""
     return datasets.DatasetDict(
         {split: datasets.Dataset.from_dict({"text": rows}) for split, rows in ROWS.items()}
     )
@@ -73,9 +73,41 @@ def test_download_without_network_fails_fast_saying_where_to_run(tmp_path, monke
 def test_prepare_data_knows_the_text_sets(tmp_path, monkeypatch):
     monkeypatch.setattr(
         "stationarity.data.prepare.prepare_wikitext103",
-        lambda root: prepare_wikitext103(root, download=tiny_wikitext),
+        lambda root, revision: prepare_wikitext103(root, revision, download=tiny_wikitext),
     )
     assert prepare_data("wikitext103", tmp_path, config_key="k").name == "corpus.pt"
+    with pytest.raises(ValueError, match="'wikipedia_demo' comes from no Hub repository"):
+        prepare_data("wikipedia_demo", tmp_path, config_key="k", revision="abc")
+
+
+def test_the_revision_reaches_the_hub_and_the_corpus(tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(
+        datasets, "load_dataset", lambda *args, **kw: asked.append((args, kw)) or tiny_wikitext()
+    )
+    prepare_data("wikitext103", tmp_path, config_key="k", revision="b08601e")
+    assert asked == [(("Salesforce/wikitext", "wikitext-103-v1"), {"revision": "b08601e"})]
+    assert len(load_text_corpus("wikitext103", tmp_path, revision="b08601e").vocab) == 10
+
+
+@pytest.mark.parametrize(
+    ("prepared", "asked", "shown"),
+    [
+        ("aaaa111", "bbbb222", ["revision aaaa111", "revision bbbb222"]),
+        (None, "bbbb222", ["no pinned revision", "revision bbbb222"]),
+        ("aaaa111", None, ["revision aaaa111", "no pinned revision"]),
+    ],
+)
+def test_a_corpus_of_another_revision_is_refused_saying_what_to_do(
+    tmp_path, prepared, asked, shown
+):
+    prepare_wikitext103(tmp_path, prepared, download=tiny_wikitext)
+    with pytest.raises(DataRevisionError) as err:
+        load_text_corpus("wikitext103", tmp_path, revision=asked)
+    message = str(err.value)
+    assert "\n" not in message and str(tmp_path) in message
+    assert message.index(shown[0]) < message.index(shown[1])  # prepared first, then the config's
+    assert "prepare it again into another root" in message
 
 
 def test_wikipedia_text_is_tokenised_like_wikitext():

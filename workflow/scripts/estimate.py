@@ -6,6 +6,7 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
+from stationarity.data.text import DataRevisionError
 from stationarity.jobs.estimate import measure
 from stationarity.training.checkpoints import CorruptCheckpointError, IdentityMismatchError
 
@@ -17,5 +18,5 @@ try:
         threads=snakemake.threads,
         sizes=snakemake.params.get("sizes"),
     )
-except (CorruptCheckpointError, IdentityMismatchError) as error:
+except (CorruptCheckpointError, IdentityMismatchError, DataRevisionError) as error:
     sys.exit(str(error))  # damage, not a bug: the message names the file and what to do

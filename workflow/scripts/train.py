@@ -6,6 +6,7 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: keep the log of every retry
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))
 
+from stationarity.data.text import DataRevisionError
 from stationarity.jobs.train import launch, run_train_job
 from stationarity.training.checkpoints import CorruptCheckpointError, IdentityMismatchError
 
@@ -22,5 +23,5 @@ if snakemake.resources.gpu > 1:  # one process per GPU (DDP); torchrun's output 
     sys.exit(launch(snakemake.resources.gpu, job, log=sys.stderr))
 try:
     run_train_job(**job)
-except (CorruptCheckpointError, IdentityMismatchError) as error:
+except (CorruptCheckpointError, IdentityMismatchError, DataRevisionError) as error:
     sys.exit(str(error))  # a damaged parent checkpoint: the message names it and what to do

@@ -124,9 +124,22 @@ def model_errors(name: str, experiment: dict) -> list[str]:
     return problems
 
 
+def data_option_errors(name: str, experiment: dict) -> list[str]:
+    """Data keys that the chosen data set does not take (a revision of a set not from the Hub)."""
+    data = experiment["data"]
+    entry = CATALOG.get(data["name"])
+    foreign = sorted(set(data) - {"name", "root", *entry.options}) if entry else []
+    if not foreign:
+        return []
+    return [
+        f"'experiments.{name}.data': {foreign} are not options of data set {entry.name}; "
+        f"its options: {', '.join(sorted(entry.options)) or 'none'}"
+    ]
+
+
 def run_errors(config: dict) -> list[str]:
-    """Every model, schedule and data-limit problem of the config's experiments."""
-    checks = (model_errors, schedule_errors, data_limit_errors)
+    """Every model, schedule, data-option and data-limit problem of the config's experiments."""
+    checks = (model_errors, schedule_errors, data_option_errors, data_limit_errors)
     return [
         message
         for name, experiment in config.get("experiments", {}).items()

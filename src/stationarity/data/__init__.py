@@ -1,9 +1,10 @@
 """Data sets by name: the torch-free ``catalog`` of facts, loaders and preparers.
 
 Images load as :class:`ImageData` (``build_image_data``), text as a :class:`TextCorpus`
-(``load_text_corpus``). Preparation (network or archive unpacking, run once by a login-node rule)
-is separate from loading: ``prepare.prepare_data`` dispatches to each data set's preparer. The
-names below load on first use, so that planning, which reads only the catalog, never imports torch.
+(``load_text_corpus``). Preparation (downloads on the login node, ImageNet's checked archives
+unpacked by a cluster job) is separate from loading: ``prepare.prepare_data`` dispatches to each
+data set's preparer. The names below load on first use, so that planning, which reads only the
+catalog, never imports torch.
 """
 
 from importlib import import_module

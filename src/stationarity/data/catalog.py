@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 # Options a config may set under `experiments.<name>.data`, by kind of data set.
 DEMO_IMAGE_OPTIONS = frozenset({"resize", "augment", "label_noise"})
 TEXT_OPTIONS = frozenset({"tgt_len"})
+# Text downloaded from the Hugging Face Hub also takes the revision (commit or tag) to download.
+HUB_TEXT_OPTIONS = TEXT_OPTIONS | {"revision"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ CATALOG = {
         DataSet(
             "digits", "image", 1_797, True, "scikit-learn's digits", DEMO_IMAGE_OPTIONS, side=8
         ),
-        DataSet("wikitext103", "text", None, False, "Salesforce/wikitext on the Hub", TEXT_OPTIONS),
+        DataSet(
+            "wikitext103", "text", None, False, "Salesforce/wikitext on the Hub", HUB_TEXT_OPTIONS
+        ),
         DataSet("wikipedia_demo", "text", None, True, "gensim's Wikipedia excerpt", TEXT_OPTIONS),
     )
 }

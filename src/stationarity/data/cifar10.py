@@ -5,11 +5,21 @@ import socket
 import urllib.error
 from pathlib import Path
 
+from .catalog import CATALOG
+from .checksums import verify_archives
 from .image_data import ImageData
 
 # kuangliu/pytorch-cifar's normalisation constants.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2023, 0.1994, 0.2010)
+
+
+def check_cifar10_archive(root: Path) -> dict[str, str]:
+    """Check the kept tarball against the catalog's MD5 (ChecksumError if it differs)."""
+    archives = CATALOG["cifar10"].archives
+    if not all((Path(root) / name).is_file() for name, _ in archives.values()):
+        return {}  # unpacked batches alone, which torchvision checked one by one
+    return verify_archives(root, archives, source="https://www.cs.toronto.edu/~kriz/cifar.html")
 
 
 def download_cifar10(root: Path, timeout_s: float = 60.0) -> Path:
@@ -26,8 +36,12 @@ def download_cifar10(root: Path, timeout_s: float = 60.0) -> Path:
             f"could not download CIFAR-10 from {datasets.CIFAR10.url} into {root} ({err}). "
             f"Without network, place {datasets.CIFAR10.filename} in {root} and rerun."
         ) from err
+    except RuntimeError:
+        check_cifar10_archive(root)  # torchvision says only "corrupted": name the sums instead
+        raise
     finally:
         socket.setdefaulttimeout(previous)
+    check_cifar10_archive(root)
     return Path(root) / datasets.CIFAR10.base_folder
 
 

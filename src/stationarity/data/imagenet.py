@@ -2,8 +2,9 @@
 
 ``prepare_imagenet`` reads the three archives the user downloads from image-net.org and writes
 ``<out>/train/<wnid>/*.JPEG``, ``<out>/val/<wnid>/*.JPEG``, ``<out>/classes.tsv`` and, last,
-``<out>/prepared.json``. It resumes after a kill: finished class folders are kept, a ``*.partial``
-folder is redone. ``load_imagenet`` applies the reference recipe's transforms (jiweibo/ImageNet).
+``<out>/prepared.json``. The archives are first checked against their published MD5 sums (once:
+``checksums``). It resumes after a kill: finished class folders are kept, a ``*.partial`` folder is
+redone. ``load_imagenet`` applies the reference recipe's transforms (jiweibo/ImageNet).
 """
 
 import copy
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from ..files import atomic_write_bytes
 from .catalog import CATALOG
+from .checksums import verify_archives
 from .image_data import ImageData
 
 ARCHIVES = {role: name for role, (name, _) in CATALOG["imagenet"].archives.items()}
@@ -96,6 +98,7 @@ def prepare_imagenet(
     if marker.exists():
         return marker
     paths = check_archives(archive_dir, config_key)
+    verify_archives(archive_dir, CATALOG["imagenet"].archives, source="https://image-net.org")
     id_to_wnid, words, val_ids = read_devkit(paths["devkit"])
     extract_train(paths["train"], out_dir / "train")
     extract_val(paths["val"], out_dir / "val", [id_to_wnid[i] for i in val_ids])

@@ -2,11 +2,12 @@
 
 A corpus is prepared once, on a node with the data (the login-node rule ``prepare_data``): its text
 is kept as a Hugging Face ``DatasetDict`` (column ``text``, one row per line) under ``<root>/text``
-with ``save_to_disk``, then encoded into ``<root>/corpus.pt``. Training jobs read only
-``corpus.pt``. Encoding follows the reference (kimiyoung/transformer-xl ``Vocab``): whitespace
-tokens, ``<eos>`` after every line (blank lines too), a vocabulary from the training split only
-with ``<eos>`` at index 0 and then the tokens by descending count, ties in order of first
-appearance (``Counter.most_common``).
+with ``save_to_disk``, then encoded into ``<root>/corpus.pt``, which also records the Hub revision
+the text came from. Training jobs read only ``corpus.pt`` and refuse one of another revision.
+Encoding follows the reference (kimiyoung/transformer-xl ``Vocab``): whitespace tokens, ``<eos>``
+after every line (blank lines too), a vocabulary from the training split only with ``<eos>`` at
+index 0 and then the tokens by descending count, ties in order of first appearance
+(``Counter.most_common``).
 """
 
 import io
@@ -66,8 +67,12 @@ def text_path(root: Path) -> Path:
     return Path(root) / "text"
 
 
-def encode_saved_text(root: Path) -> Path:
-    """Encode the DatasetDict saved under ``root`` into ``corpus.pt``; return that file."""
+class DataRevisionError(ValueError):
+    """A prepared corpus came from another revision of its source than the config names."""
+
+
+def encode_saved_text(root: Path, revision: str | None = None) -> Path:
+    """Encode the DatasetDict saved under ``root`` (from ``revision``) into ``corpus.pt``."""
     import datasets  # slow to import; only preparation needs it
 
     texts = datasets.load_from_disk(str(text_path(root)))
@@ -79,19 +84,23 @@ def encode_saved_text(root: Path) -> Path:
         if theirs in texts
     }
     buf = io.BytesIO()
-    torch.save({"vocab": vocab, "splits": splits}, buf)
+    torch.save({"vocab": vocab, "splits": splits, "revision": revision}, buf)
     atomic_write_bytes(corpus_path(root), buf.getvalue())
     return corpus_path(root)
 
 
-def save_text(texts, root: Path) -> Path:
-    """Keep a DatasetDict of text under ``root`` and encode it; return ``corpus.pt``."""
+def save_text(texts, root: Path, revision: str | None = None) -> Path:
+    """Keep a DatasetDict of text (from ``revision``) under ``root``, encode it; ``corpus.pt``."""
     texts.save_to_disk(str(text_path(root)))
-    return encode_saved_text(root)
+    return encode_saved_text(root, revision)
 
 
-def load_text_corpus(name: str, root: Path) -> TextCorpus:
-    """The prepared corpus ``name`` under ``root``; never downloads anything."""
+def _revision(revision: str | None) -> str:
+    return f"revision {revision}" if revision else "no pinned revision (the Hub's main then)"
+
+
+def load_text_corpus(name: str, root: Path, revision: str | None = None) -> TextCorpus:
+    """The corpus ``name`` prepared under ``root`` from ``revision``; never downloads anything."""
     path = corpus_path(root)
     if not path.exists():
         raise FileNotFoundError(
@@ -101,6 +110,13 @@ def load_text_corpus(name: str, root: Path) -> TextCorpus:
             f"runs it first), or stationarity.data.prepare.prepare_data({name!r}, {str(root)!r})."
         )
     state = torch.load(path, weights_only=True)
+    prepared = state.get("revision")  # None: unpinned, or prepared before revisions were recorded
+    if prepared != revision:
+        raise DataRevisionError(
+            f"{root} holds {name} prepared at {_revision(prepared)}, but the config asks for "
+            f"{_revision(revision)} (data.revision): prepare it again into another root (a new "
+            "data.root) rather than overwrite data that other runs may have used"
+        )
     return TextCorpus(state["vocab"], state["splits"])
 
 

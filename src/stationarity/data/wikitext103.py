@@ -7,12 +7,12 @@ from .text import save_text
 HUB_ID, HUB_CONFIG = "Salesforce/wikitext", "wikitext-103-v1"
 
 
-def download_wikitext103():
-    """The three splits as a DatasetDict, downloaded from the Hub (needs internet)."""
+def download_wikitext103(revision: str | None = None):
+    """The three splits at ``revision`` (None: main) as a DatasetDict, from the Hub (internet)."""
     import datasets  # slow to import; only preparation needs it
 
     try:
-        return datasets.load_dataset(HUB_ID, HUB_CONFIG)
+        return datasets.load_dataset(HUB_ID, HUB_CONFIG, revision=revision)
     except ConnectionError as err:
         raise ConnectionError(
             f"cannot download {HUB_ID} ({HUB_CONFIG}): {err}. The localrule prepare_data needs "
@@ -20,6 +20,8 @@ def download_wikitext103():
         ) from err
 
 
-def prepare_wikitext103(root: Path, download=download_wikitext103) -> Path:
-    """Download WikiText-103, keep it under ``root`` and encode it; return ``corpus.pt``."""
-    return save_text(download(), root)
+def prepare_wikitext103(
+    root: Path, revision: str | None = None, download=download_wikitext103
+) -> Path:
+    """Download WikiText-103 at ``revision``, keep it under ``root``, encode it; ``corpus.pt``."""
+    return save_text(download(revision), root, revision)

@@ -52,7 +52,9 @@ def measured_model(spec: TrainSpec, checkpoint: Path, device: torch.device):
     # The one verified loader: the manifest's hash, and the identity of the run being measured.
     state = load_verified(checkpoint, spec.identity)
     if spec.data["name"] in TEXT_SETS:
-        corpus = load_text_corpus(spec.data["name"], Path(spec.data["root"]))
+        corpus = load_text_corpus(
+            spec.data["name"], Path(spec.data["root"]), spec.data.get("revision")
+        )
         model = build_model(spec.model["name"], len(corpus.vocab), (), **model_options)
         model.load_state_dict(state["model"])
         context = model.config.mem_len

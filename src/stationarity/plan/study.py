@@ -146,6 +146,11 @@ class StudyPlan:
             for name, experiment in reversed(self.experiments.items())
         }
 
+    def data_options(self, dataset: str, root: str) -> dict:
+        """The ``data`` block (a revision, say) of the experiment ``data_sets`` names for a root."""
+        experiment = self.data_sets[(dataset, root)].split(".")[1]  # experiments.<name>.data.root
+        return self.experiments[experiment]["data"]
+
     def data_receipts(self) -> list[str]:
         """The receipt of every data set the study prepares."""
         return [os.path.join(root, f".prepared-{name}.json") for name, root in self.data_sets]

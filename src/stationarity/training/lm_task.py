@@ -61,9 +61,9 @@ class LmTask:
 
 def build_lm_task(data: dict, batch_size: int, device: torch.device) -> tuple[LmTask, int]:
     """The task on a prepared corpus (config ``data``: name, root, tgt_len); the vocabulary size."""
-    unknown = sorted(set(data) - {"name", "root", "tgt_len"})
+    unknown = sorted(set(data) - {"name", "root", "tgt_len", "revision"})
     if unknown:
         raise ValueError(f"data set {data['name']!r} has unknown option(s) {', '.join(unknown)}")
-    corpus = load_text_corpus(data["name"], data["root"])
+    corpus = load_text_corpus(data["name"], data["root"], data.get("revision"))
     task = LmTask(corpus.splits["train"], batch_size, data["tgt_len"], device)
     return task, len(corpus.vocab)
