@@ -55,3 +55,38 @@ def test_superseded_runs_are_listed_and_pruned_only_when_asked(repo, tmp_path, m
     assert (run / "0123456789ab").exists()
     main(["prune", "--yes", "--config", config])
     assert not (run / "0123456789ab").exists() and (run / current / "run.json").exists()
+
+
+def test_the_console_script_validates_from_another_directory(repo, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("stationarity")
+    result = subprocess.run(
+        [str(script), "validate", str(repo / "config" / "demo.yaml")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and "valid" in result.stdout, result.stderr
+
+
+def test_report_spec_and_sync_preview_need_no_server(repo, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    config = str(repo / "config" / "demo.yaml")
+    main(["report", "--spec", "--config", config])
+    spec = capsys.readouterr().out
+    assert spec.startswith("fig1: train/loss, estimate/grad_norm") and "fig5" not in spec
+    assert "mnist_underfit/const_0.001/seed0 estimate  [const_0.001, #" in spec
+    fragment = tmp_path / "results" / "demo" / "wandb" / "wandb" / "offline-run-20260101_000000-x"
+    fragment.mkdir(parents=True)
+    main(["sync", "--dry-run", "--config", config])
+    preview = capsys.readouterr().out
+    assert str(fragment.relative_to(tmp_path)) in preview
+    assert "would upload 1 run(s) in 1 fragment(s), 0 logged step(s)" in preview
+
+
+def test_bench_and_prepare_are_subcommands(repo, capsys):
+    with pytest.raises(SystemExit, match="estimators"):
+        main(["bench", "nonesuch"])
+    with pytest.raises(SystemExit, match="unknown experiment 'nope'; experiments of this config"):
+        main(["prepare", str(repo / "config" / "demo.yaml"), "nope"])

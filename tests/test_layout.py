@@ -11,7 +11,7 @@ PACKAGE = REPO / "src" / "stationarity"
 # allows one module of a part (planning reads the torch-free run spec, not the training loop).
 ALLOWED = {
     "__main__": {"cli"},
-    "cli": {"config", "plan", "jobs"},
+    "cli": {"config", "plan", "jobs", "bench"},
     "jobs": {
         "config",
         "plan",

@@ -4,9 +4,10 @@ import argparse
 import shutil
 from pathlib import Path
 
-from stationarity.config import SYNTHETIC_FIGURES, ConfigError, load_config
+from stationarity.config import SHIPPED, SYNTHETIC_FIGURES, ConfigError, config_path, load_config
 
-DEFAULT_CONFIG = Path("config/config.yaml")
+# --config takes a path or a shipped study's name; by default, the paper's study.
+DEFAULT_CONFIG = "paper"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -14,24 +15,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="stationarity", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("validate", help="check a config file against the schema")
-    check.add_argument("config", type=Path)
+    check.add_argument("config", type=config_path, help=f"a path, or one of {sorted(SHIPPED)}")
     plan = commands.add_parser("plan", help="list the runs and jobs a study or a figure needs")
     plan.add_argument("target", nargs="?", help="a figure name; default: the whole study")
-    plan.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    plan.add_argument("--config", type=config_path, default=DEFAULT_CONFIG)
     plan.add_argument(
         "--superseded", action="store_true", help="list runs of old identities and their size"
     )
     prune = commands.add_parser("prune", help="delete the superseded runs (asks for --yes)")
-    prune.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    prune.add_argument("--config", type=config_path, default=DEFAULT_CONFIG)
     prune.add_argument("--yes", action="store_true", help="really delete them")
     table = commands.add_parser("synthetic", help="compute one synthetic experiment's table")
     table.add_argument("experiment", choices=sorted(SYNTHETIC_FIGURES.values()))
-    table.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    table.add_argument("--config", type=config_path, default=DEFAULT_CONFIG)
     table.add_argument("--out", type=Path, required=True, help="Parquet file to write")
     figure = commands.add_parser("figure", help="draw one figure from the study's tables")
     figure.add_argument("name")
-    figure.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    figure.add_argument("--config", type=config_path, default=DEFAULT_CONFIG)
     figure.add_argument("--out", type=Path, help="output prefix (default: the study's figure)")
+    prepare = commands.add_parser("prepare", help="download or unpack one experiment's data")
+    prepare.add_argument("config", type=config_path)
+    prepare.add_argument("experiment")
+    sync = commands.add_parser("sync", help="upload the study's offline W&B runs")
+    sync.add_argument("--config", type=config_path, default=DEFAULT_CONFIG)
+    sync.add_argument("--dry-run", action="store_true", help="list what would be uploaded")
+    report = commands.add_parser("report", help="update (or create) the study's W&B report")
+    report.add_argument("--config", type=config_path, default=DEFAULT_CONFIG)
+    report.add_argument("--spec", action="store_true", help="print its sections; no upload")
+    bench = commands.add_parser("bench", help="run a benchmark: `stationarity bench NAME --help`")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="the benchmark and its options")
     return parser.parse_args(argv)
 
 
@@ -91,14 +103,44 @@ def draw(config: dict, name: str, out: Path | None) -> Path:
     return Path(outputs["png"])
 
 
+def publish(config: dict, command: str, preview: bool) -> str:
+    """The sync or report command's output: what it did, or with ``preview`` what it would do."""
+    from stationarity.jobs import publish
+
+    if command == "report" and preview:
+        return "\n".join(section.describe() for section in publish.report_sections(config))
+    if command == "report":
+        return publish.report(config)
+    from stationarity.plan import Paths
+
+    wandb_dir = Path(Paths(config["study"]).wandb)
+    if preview:
+        return publish.sync_preview(wandb_dir)
+    return publish.sync(config["wandb"], wandb_dir)
+
+
 def main(argv=None) -> None:
     """Run the command named on the command line."""
     args = parse_args(argv)
+    if args.command == "bench":
+        from stationarity.bench.__main__ import main as bench
+
+        return bench(args.args)
     try:
         config = load_config(args.config)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
-    if args.command == "validate":
+    if args.command in ("sync", "report"):
+        print(publish(config, args.command, args.dry_run if args.command == "sync" else args.spec))
+    elif args.command == "prepare":
+        from stationarity.jobs.prepare import prepare_experiment
+
+        try:
+            for path in prepare_experiment(config, args.experiment):
+                print(path)
+        except ValueError as error:  # an unknown experiment, a wrong archive: no traceback
+            raise SystemExit(str(error)) from None
+    elif args.command == "validate":
         print(f"{args.config}: valid")
     elif args.command == "plan" and args.superseded:
         print(superseded(config, delete=False))

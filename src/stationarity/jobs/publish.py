@@ -11,6 +11,7 @@ from ..tracking import (
     default_entity,
     estimate_run_id,
     sync_offline_runs,
+    sync_plan,
     train_run_id,
     upload_skipped,
 )
@@ -64,6 +65,12 @@ def sync(settings: dict, wandb_dir: Path) -> str:
         return f"wandb_sync skipped: {skipped}"
     uploaded = sync_offline_runs(wandb_dir)
     return f"wandb_sync: {uploaded.summary(done=True)} under {wandb_dir}"
+
+
+def sync_preview(wandb_dir: Path) -> str:
+    """The fragments a sync would upload, oldest first per run, and a summary line."""
+    plan = sync_plan(wandb_dir)
+    return "\n".join([*map(str, plan.fragments), f"{plan.summary(done=False)} under {wandb_dir}"])
 
 
 def report(config: dict) -> str:

@@ -36,6 +36,11 @@ class ReportSection:
     keys: tuple[str, ...]
     runs: tuple[ReportRun, ...]
 
+    def describe(self) -> str:
+        """The section as lines a person reads: figure, plotted keys, and each run."""
+        runs = [f"  {run.name}  [{run.label}, {run.color}]  id {run.run_id}" for run in self.runs]
+        return "\n".join([f"{self.figure}: {', '.join(self.keys)}", *runs])
+
     @property
     def run_filter(self) -> str:
         """A W&B run filter selecting exactly this section's runs by id."""
