@@ -90,3 +90,23 @@ def test_bench_and_prepare_are_subcommands(repo, capsys):
         main(["bench", "nonesuch"])
     with pytest.raises(SystemExit, match="unknown experiment 'nope'; experiments of this config"):
         main(["prepare", str(repo / "config" / "demo.yaml"), "nope"])
+
+
+def test_prepare_refuses_corrupt_imagenet_archives_naming_each(repo, tmp_path):
+    import yaml
+
+    from stationarity.data.catalog import IMAGENET_ARCHIVES
+
+    for name, _ in IMAGENET_ARCHIVES.values():
+        (tmp_path / name).write_bytes(b"not the archive")
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    config["experiments"]["imagenet_resnet101"]["data"]["root"] = str(tmp_path)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit) as refused:
+        main(["prepare", str(path), "imagenet_resnet101"])
+    said = str(refused.value)
+    assert "differ from their published MD5 sums" in said and "Traceback" not in said
+    for name, md5 in IMAGENET_ARCHIVES.values():
+        assert f"{name} has md5 " in said and f"expected {md5}" in said
+    assert not (tmp_path / "train").exists()  # nothing unpacked
