@@ -116,3 +116,13 @@ def test_targets_that_cannot_be_built_name_what_exists(paper):
     with pytest.raises(ValueError, match=r"has no checkpoint at step 7; it checkpoints 0, 5005"):
         paper.checkpoint_file(imagenet("const_0.1"), "00000007")
     assert paper.checkpoint_file(imagenet("const_0.1"), "00005005").endswith("step00005005.pt")
+
+
+def test_a_schedule_label_changes_neither_identity_nor_the_train_job(paper):
+    run = imagenet("const_0.1")
+    before = (paper.identity(run), paper.train_settings(run), paper.estimate_settings(run))
+    paper.experiments["imagenet_resnet101"]["schedules"]["const_0.1"]["label"] = "renamed"
+    relabelled = StudyPlan(paper.config)
+    after = (relabelled.identity(run), relabelled.train_settings(run))
+    assert after == before[:2] and relabelled.estimate_settings(run) == before[2]
+    assert relabelled.schedule_labels("imagenet_resnet101")["const_0.1"] == "renamed"

@@ -70,7 +70,9 @@ class StudyPlan:
         """The plain-data description of a run: its experiment's training keys and its schedule."""
         experiment = self.experiments[run.experiment]
         training = {k: v for k, v in experiment.items() if k not in NOT_TRAINING}
-        training["schedules"] = {run.schedule: experiment["schedules"][run.schedule]}
+        schedule = experiment["schedules"][run.schedule]
+        # A label names the schedule in figures; editing it must not rerun anything.
+        training["schedules"] = {run.schedule: {k: v for k, v in schedule.items() if k != "label"}}
         return {
             "experiment": run.experiment,
             "schedule": run.schedule,
