@@ -76,7 +76,7 @@ def test_report_spec_and_sync_preview_need_no_server(repo, tmp_path, monkeypatch
     main(["report", "--spec", "--config", config])
     spec = capsys.readouterr().out
     assert spec.startswith("fig1: train/loss, estimate/grad_norm") and "fig5" not in spec
-    assert "mnist_underfit/const_0.001/seed0 estimate  [const_0.001, #" in spec
+    assert "mnist_underfit/const_0.001/seed0 estimate  [constant η = 0.001, #" in spec
     fragment = tmp_path / "results" / "demo" / "wandb" / "wandb" / "offline-run-20260101_000000-x"
     fragment.mkdir(parents=True)
     main(["sync", "--dry-run", "--config", config])

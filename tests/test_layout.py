@@ -31,7 +31,7 @@ ALLOWED = {
     "training": {"data", "models", "tracking", "files", "seeding", "provenance"},
     "estimators": {"models"},
     "figures": {"tables", "files"},
-    "bench": {"estimators", "training", "models", "data"},
+    "bench": {"estimators", "training", "models", "data", "config", "provenance"},
     "tables": {"files"},
     "data": {"files", "seeding"},
     "tracking": set(),

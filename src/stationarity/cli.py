@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     report = commands.add_parser("report", help="update (or create) the study's W&B report")
     report.add_argument("--config", type=config_path, default=DEFAULT_CONFIG)
     report.add_argument("--spec", action="store_true", help="print its sections; no upload")
+    cost = commands.add_parser("cost", help="predicted GPU-hours, longest jobs and disk")
+    cost.add_argument("config", type=config_path, nargs="?", default=DEFAULT_CONFIG)
+    cost.add_argument("--json", action="store_true", help="machine-readable")
     bench = commands.add_parser("bench", help="run a benchmark: `stationarity bench NAME --help`")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="the benchmark and its options")
     return parser.parse_args(argv)
@@ -130,7 +133,15 @@ def main(argv=None) -> None:
         config = load_config(args.config)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
-    if args.command in ("sync", "report"):
+    if args.command == "cost":
+        import json
+
+        from stationarity.plan import StudyPlan
+        from stationarity.plan.cost import cost_summary, describe_cost
+
+        summary = cost_summary(StudyPlan(config))
+        print(json.dumps(summary, indent=1) if args.json else describe_cost(summary))
+    elif args.command in ("sync", "report"):
         print(publish(config, args.command, args.dry_run if args.command == "sync" else args.spec))
     elif args.command == "prepare":
         from stationarity.jobs.prepare import prepare_experiment

@@ -11,9 +11,10 @@ rule estimate:
         f"{PATHS.logs}/estimate/{{experiment}}/{{schedule}}/seed{{seed}}/step{{step}}.log",
     conda:
         "../../envs/stationarity.yaml"
-    threads: 1
+    threads: lambda w: PLAN.estimate_resources(PLAN.run(w)).threads
     resources:
         gpu=lambda w: PLAN.estimate_resources(PLAN.run(w)).gpu,
+        cpus_per_task=lambda w, threads: threads,
         mem_mb=lambda w: PLAN.estimate_resources(PLAN.run(w)).mem_mb,
         runtime=lambda w, attempt: PLAN.estimate_resources(PLAN.run(w)).runtime(attempt),
     params:
@@ -32,9 +33,10 @@ rule sample_size:
         f"{PATHS.logs}/sample_size/{{experiment}}/{{schedule}}/seed{{seed}}/step{{step}}.log",
     conda:
         "../../envs/stationarity.yaml"
-    threads: 1
+    threads: lambda w: PLAN.sample_size_resources(PLAN.run(w)).threads
     resources:
         gpu=lambda w: PLAN.sample_size_resources(PLAN.run(w)).gpu,
+        cpus_per_task=lambda w, threads: threads,
         mem_mb=lambda w: PLAN.sample_size_resources(PLAN.run(w)).mem_mb,
         runtime=lambda w, attempt: PLAN.sample_size_resources(PLAN.run(w)).runtime(
             attempt

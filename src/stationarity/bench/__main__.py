@@ -6,7 +6,7 @@ import sys
 
 # Each names a module here with ``add_arguments(parser)`` and ``main(args)``; imported on demand,
 # so one benchmark's dependencies never slow down or break another.
-BENCHMARKS = ("estimators", "training", "language_model")
+BENCHMARKS = ("estimators", "training", "language_model", "throughput")
 
 
 def main(argv: list[str] | None = None) -> None:

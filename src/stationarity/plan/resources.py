@@ -6,6 +6,7 @@ from dataclasses import dataclass
 CPUS_PER_GPU = 8  # data loader workers that keep one GPU busy on ImageNet
 MEM_MB_PER_GPU = 16_000  # for those workers' decoded batches
 CPU_JOB_MEM_MB = 4_000
+GPU_ESTIMATE_MEM_MB = 8_000  # the host side of a GPU estimate: loader workers, batches, sums
 
 
 @dataclass(frozen=True)
@@ -22,19 +23,41 @@ class Resources:
         return round(60 * self.hours_per_attempt * attempt)
 
 
-def train_resources(gpus: int) -> Resources:
-    """A training job: loader workers per GPU (one core on CPU), their memory, 24 h a try."""
+MARGIN = 1.25  # a job's time limit over its predicted time (the cost model's, plan.cost)
+MIN_HOURS = 0.25  # no limit below 15 minutes: start-up and a loaded node
+MAX_TRAIN_HOURS = 24  # a longer run trains in several tries: each resumes from a checkpoint
+ESTIMATE_CPUS = 4  # per GPU estimate job: 3 data loader workers decode images for the GPU
+
+
+def train_resources(gpus: int, predicted_hours: float | None = None) -> Resources:
+    """A training job: loader workers per GPU (one core on CPU), their memory, and its predicted
+    time with a margin (24 h a try at most; without a prediction 24 h on GPUs, 2 h on CPU)."""
+    if predicted_hours is None:
+        hours = MAX_TRAIN_HOURS if gpus else 2
+    else:
+        hours = min(MAX_TRAIN_HOURS, max(MIN_HOURS, MARGIN * predicted_hours))
     return Resources(
         gpu=gpus,
         threads=max(1, CPUS_PER_GPU * gpus),
         mem_mb=max(CPU_JOB_MEM_MB, MEM_MB_PER_GPU * gpus),
-        hours_per_attempt=24 if gpus else 2,
+        hours_per_attempt=hours,
     )
 
 
-def estimate_resources(on_gpu: bool, hours: float) -> Resources:
-    """An estimate or sample-size job: one GPU where the run trained on GPUs, one core."""
-    return Resources(gpu=int(on_gpu), threads=1, mem_mb=CPU_JOB_MEM_MB, hours_per_attempt=hours)
+def estimate_resources(
+    on_gpu: bool, limit_hours: float, parameters: int = 0, groups: int = 16
+) -> Resources:
+    """An estimate or sample-size job: one GPU where the run trained on GPUs, with loader cores;
+    memory for the model's gradient sums (the ``groups`` group sums of the standard errors, kept
+    in float64 on the host, and two more); the time its HVPs may take, with a margin."""
+    sums_mb = (groups + 2) * parameters * 8 / 2**20
+    floor = GPU_ESTIMATE_MEM_MB if on_gpu else CPU_JOB_MEM_MB
+    return Resources(
+        gpu=int(on_gpu),
+        threads=ESTIMATE_CPUS if on_gpu else 1,
+        mem_mb=max(floor, round(CPU_JOB_MEM_MB + MARGIN * sums_mb, -3)),
+        hours_per_attempt=max(MIN_HOURS, MARGIN * limit_hours),
+    )
 
 
 # What Snakemake's SLURM executor calls (sacct only to guess the account when none is set).

@@ -10,6 +10,14 @@ from pathlib import Path
 
 from ..config import SYNTHETIC_FIGURES
 from ..data.catalog import CATALOG
+from .cost import (
+    Rates,
+    estimate_cost,
+    rates_of,
+    read_rates,
+    sample_size_cost,
+    train_cost,
+)
 from .paths import Paths, Run
 from .resources import Resources, estimate_resources, train_resources
 from .runs import planned_checkpoints, run_spec
@@ -181,10 +189,25 @@ class StudyPlan:
         """Whether a run trains on GPUs: every data set but the bundled ones, which train on CPU."""
         return not CATALOG[self.experiments[run.experiment]["data"]["name"]].bundled
 
+    @cached_property
+    def rates(self) -> dict:
+        """The measured throughputs the cost model prices jobs with (``plan.cost``)."""
+        return read_rates()
+
+    def job_rates(self, run: Run) -> Rates | None:
+        """The throughputs of a run's model and data set on its device; None if not measured."""
+        return rates_of(self.experiments[run.experiment], self.on_gpu(run), self.rates)
+
     def train_resources(self, run: Run) -> Resources:
-        """GPUs, cores, memory and runtime of a run's training job."""
+        """GPUs, cores, memory and runtime (the cost model's prediction) of a run's training."""
         gpus = self.experiments[run.experiment].get("gpus", 1) if self.on_gpu(run) else 0
-        return train_resources(gpus)
+        rates = self.job_rates(run)
+        if rates is None:
+            return train_resources(gpus)
+        experiment = self.experiments[run.experiment]
+        return train_resources(
+            gpus, train_cost(experiment, self.checkpoints[run][-1], rates, gpus).hours
+        )
 
     # --- measurement ------------------------------------------------------------------------------
     def estimate_settings(self, run: Run) -> dict:
@@ -194,12 +217,26 @@ class StudyPlan:
         return {**settings, "config": {**settings["config"], "statistics": statistics}}
 
     def estimate_resources(self, run: Run) -> Resources:
-        """An estimate job: one GPU where the run trained on GPUs (the statistics need no more)."""
-        return estimate_resources(self.on_gpu(run), hours=4)
+        """An estimate job: one GPU where the run trained on GPUs, for its priced time limit."""
+        return self._measurement_resources(run, sizes=None)
 
     def sample_size_resources(self, run: Run) -> Resources:
-        """A sample-size job: as an estimate, for up to 12 hours (it measures up to 2m samples)."""
-        return estimate_resources(self.on_gpu(run), hours=12)
+        """A sample-size job: as an estimate, at every size of the study."""
+        return self._measurement_resources(run, sizes=self.sample_sizes(run))
+
+    def _measurement_resources(self, run: Run, sizes: list[int] | None) -> Resources:
+        statistics = self.experiments[run.experiment]["statistics"]
+        rates, on_gpu = self.job_rates(run), self.on_gpu(run)
+        if rates is None:  # unpriced: the limits before the cost model
+            return estimate_resources(on_gpu, 4 if sizes is None else 12)
+        gpus = int(on_gpu)
+        job = (
+            estimate_cost(statistics, rates, gpus)
+            if sizes is None
+            else sample_size_cost(statistics, sizes, rates, gpus)
+        )
+        groups = statistics.get("se_groups", 16)
+        return estimate_resources(on_gpu, job.limit_hours, rates.parameters, groups)
 
     def sample_sizes(self, run: Run) -> list[int]:
         """The subset sizes of a run's sample-size study."""
@@ -235,16 +272,40 @@ class StudyPlan:
         }
 
     def figure_sources(self, name: str) -> list[dict]:
-        """A figure's sources, with batch size (eq. 10), branch points (Thm. 8), schedule labels."""
-        return [
-            {
-                **source,
-                "batch_size": self.experiments[source["experiment"]]["batch_size"],
-                "branches": self.branches_of(source["experiment"], source["schedules"]),
-                "labels": self.schedule_labels(source["experiment"]),
-            }
-            for source in self.config.get("figure_sources", {}).get(name, [])
-        ]
+        """A figure's sources with what drawing and captioning them needs from the config.
+
+        Batch size and optimizer (eq. 10), branch points (Thm. 8), schedule labels, the study's
+        schedule order (one color per schedule in every figure), and for captions the
+        experiment's label, ``statistics``, ``sample_size``, tgt_len, each schedule's length and
+        number of estimated checkpoints (first seed).
+        """
+        order = list(dict.fromkeys(run.schedule for run in self.runs))
+        sources = []
+        for source in self.config.get("figure_sources", {}).get(name, []):
+            experiment = self.experiments[source["experiment"]]
+            seed = int(experiment["seeds"][0])
+            runs = {s: Run(source["experiment"], s, seed) for s in source["schedules"]}
+            specs = {s: run_spec(self.base_settings(run)) for s, run in runs.items()}
+            sources.append(
+                {
+                    **source,
+                    "batch_size": experiment["batch_size"],
+                    "optimizer": experiment["optimizer"],
+                    "branches": self.branches_of(source["experiment"], source["schedules"]),
+                    "labels": self.schedule_labels(source["experiment"]),
+                    "schedule_order": order,
+                    "experiment_label": experiment.get("label", source["experiment"]),
+                    "statistics": experiment["statistics"],
+                    "sample_size": experiment.get("sample_size"),
+                    "tgt_len": experiment["data"].get("tgt_len"),
+                    "horizons": {
+                        s: {"epochs": spec.epochs} if spec.epochs else {"steps": spec.max_steps}
+                        for s, spec in specs.items()
+                    },
+                    "checkpoints": {s: len(self.estimated_steps(run)) for s, run in runs.items()},
+                }
+            )
+        return sources
 
     def schedule_labels(self, experiment: str) -> dict[str, str]:
         """Each schedule's legend label: its ``label`` in the config, else its name."""
