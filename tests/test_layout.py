@@ -28,7 +28,7 @@ ALLOWED = {
     },
     "plan": {"config", "training.spec", "training.schedules", "data.catalog", "files"},
     "config": {"data.catalog"},
-    "training": {"data", "models", "tracking", "files", "seeding", "provenance"},
+    "training": {"data", "models", "tracking", "files", "seeding", "provenance", "progress"},
     "estimators": {"models"},
     "figures": {"tables", "files"},
     "bench": {"estimators", "training", "models", "data", "config", "provenance"},
@@ -40,6 +40,7 @@ ALLOWED = {
     "files": set(),
     "seeding": set(),
     "provenance": set(),
+    "progress": set(),
     "__init__": set(),
 }
 CODE_SUFFIXES = {".py", ".smk", ".yaml", ".md", ".sh", ".rst", ".toml"}

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..data import TEXT_SETS, build_image_data
 from ..models import build_model
+from ..progress import ProgressLog
 from ..provenance import provenance
 from ..tracking import WANDB_KEYS, train_run_id
 from .checkpoints import latest_valid, load_verified, serialize_checkpoint, write_checkpoint
@@ -72,11 +73,11 @@ def seed_everything(seed: int) -> None:
 
 
 class Progress:
-    """A tqdm bar on a terminal; otherwise one line per log interval (batch jobs, log files)."""
+    """A tqdm bar on a terminal; otherwise progress lines with the time left (batch jobs' logs)."""
 
     def __init__(self, name: str, start: int, total: int):
-        self.name, self.total = name, total
         self.bar = tqdm(total=total, initial=start, desc=name) if sys.stderr.isatty() else None
+        self.log = None if self.bar else ProgressLog(name, "training", total, "steps", start)
 
     def update(self, step: int, steps: int, epoch: float, loss: float, lr: float, rate: float):
         """Report the mean loss of the last ``steps`` steps."""
@@ -84,17 +85,15 @@ class Progress:
             self.bar.update(steps)
             self.bar.set_postfix(epoch=f"{epoch:.2f}", loss=f"{loss:.4f}", lr=f"{lr:.3g}")
         else:
-            print(
-                f"{self.name} step {step}/{self.total} epoch {epoch:.2f} loss {loss:.4f} "
-                f"lr {lr:.4g} {rate:.0f} samples/s",
-                file=sys.stderr,
-                flush=True,
-            )
+            detail = f"epoch {epoch:.2f} loss {loss:.4f} lr {lr:.4g} {rate:.0f} samples/s"
+            self.log.update(step, detail)
 
     def close(self) -> None:
-        """Finish the bar, if any."""
+        """Finish the bar, or write the last progress line."""
         if self.bar is not None:
             self.bar.close()
+        else:
+            self.log.finish()
 
 
 def fit(
