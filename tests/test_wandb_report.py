@@ -30,7 +30,8 @@ def test_one_section_per_trained_figure_with_exactly_its_runs(demo):
         assert {run.run_id for run in section.runs} == ids, name
         assert section.run_filter == f"Metric('ID') in {sorted(ids)}"
     fig2 = sections["fig2"]
-    assert sorted({run.label for run in fig2.runs}) == ["const_0.001", "const_0.01", "const_0.1"]
+    labels = sorted({run.label for run in fig2.runs})
+    assert labels == ["constant η = 0.001", "constant η = 0.01", "constant η = 0.1"]
     assert fig2.keys == ("train/loss", "estimate/grad_norm", "estimate/noise", "estimate/sharpness")
     assert sections["fig8"].keys[0] == "estimate/loss"
     # A branch figure also holds the parent run its branches start from.

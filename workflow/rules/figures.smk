@@ -22,7 +22,7 @@ rule figure:
         "../../envs/stationarity.yaml"
     params:
         caption=lambda w: FIGURES[w.name].caption_for(
-            [run.name for run in PLAN.figure_runs(w.name)]
+            [run.name for run in PLAN.figure_runs(w.name)], PLAN.figure_sources(w.name)
         ),
         sources=lambda w: PLAN.figure_sources(w.name),
         wandb_dir=PATHS.wandb,

@@ -1,14 +1,18 @@
 """Figures about the measurement itself and the paper's heuristics: Figs. 6, 8, 9 and eq. (10)."""
 
-import matplotlib.pyplot as plt
+import textwrap
+
 import numpy as np
 import pandas as pd
 
 from ..files import run_name
-from ..tables import run_labels
-from .training import COLUMNS, schedule_label, source_rows
+from ..tables import RUN, run_labels
+from . import style
+from .training import UNCERTAINTY, in_epochs, labelled, schedule_label, source_rows, steps_per_epoch
 
-SAMPLE_COLUMNS = [name for name, _ in COLUMNS if name != "train_loss"] + ["loss"]
+SAMPLE_COLUMNS = ["loss", "grad_norm", "noise", "sharpness"]  # the paper's order (its eq. 2)
+LINESTYLES = ("-", "--", ":", "-.")  # the checkpoints of one schedule in Figs. 8, 9
+MARKERS = ("o", "s", "^", "D")
 
 
 def in_sources(frame: pd.DataFrame, sources: list[dict]) -> pd.DataFrame:
@@ -17,104 +21,187 @@ def in_sources(frame: pd.DataFrame, sources: list[dict]) -> pd.DataFrame:
     return frame[[(e, s) in rows for e, s in zip(frame.experiment, frame.schedule, strict=True)]]
 
 
-def loss_oscillation(
-    stats, iterations, sources, sample_size=None
-) -> tuple[plt.Figure, pd.DataFrame]:
-    """Fig. 6: per-iteration training loss over the last part of each source's run."""
-    fig, axes = plt.subplots(1, len(sources), figsize=(6 * len(sources), 3.6), squeeze=False)
-    plotted = []
+def panel_title(source: dict) -> str:
+    """A panel's title: the source's experiment label (or name), wrapped to fit one panel."""
+    return textwrap.fill(source.get("experiment_label") or source["experiment"], 60)
+
+
+def loss_oscillation(stats, iterations, sources, sample_size=None) -> tuple:
+    """Fig. 6: per-iteration training loss against epochs over the last part of each source's run,
+    with its running mean over one epoch."""
+    fig, axes = style.subplots(1, len(sources), panel=(6, 3.4))
+    palette, plotted = style.colors(sources), []
     for ax, source in zip(axes[0], sources, strict=True):
         runs = in_sources(iterations, [source])
-        for (schedule, seed), run in runs.groupby(["schedule", "seed"]):
-            tail = run[run.step >= run.step.max() * (1 - source.get("last_fraction", 0.2))]
+        per_epoch = steps_per_epoch(in_sources(stats, [source]), runs)
+        for (schedule, seed), run in runs.groupby(["schedule", "seed"], sort=False):
+            run = run.sort_values("step")
+            run = run.assign(x=in_epochs(run, per_epoch))
+            epoch = int(per_epoch.loc[(source["experiment"], schedule, seed)])
+            mean = run.loss.rolling(max(1, epoch), min_periods=1).mean()
+            tail = run.step >= run.step.max() * (1 - source.get("last_fraction", 0.2))
             name = schedule_label([source], source["experiment"], schedule)
-            ax.plot(tail.step, tail.loss, lw=0.4, label=f"{name} (seed {seed})")
-            plotted.append(
-                pd.DataFrame(
-                    {
-                        "run": run_name(source["experiment"], schedule, seed),
-                        "schedule": schedule,
-                        "x": tail.step,
-                        "statistic": "train_loss",
-                        "value": tail.loss,
-                    }
-                )
+            color = palette.get(schedule, "C0")
+            # rasterized: a PDF line of 10⁵ vertices is slow to open
+            ax.plot(
+                run.x[tail],
+                run.loss[tail],
+                lw=0.4,
+                color=color,
+                label=f"{name}, per step",
+                rasterized=True,
             )
-        ax.set(title=f"{source['experiment']}: per-iteration loss", xlabel="step", ylabel="loss")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+            ax.plot(run.x[tail], mean[tail], lw=1.6, color="0.15", label="running mean (1 epoch)")
+            for statistic, values in (("train_loss", run.loss), ("train_loss_epoch_mean", mean)):
+                plotted.append(
+                    pd.DataFrame(
+                        {
+                            "run": run_name(source["experiment"], schedule, seed),
+                            "schedule": schedule,
+                            "label": name,
+                            "x": run.x[tail],
+                            "statistic": statistic,
+                            "value": values[tail],
+                        }
+                    )
+                )
+        ax.set(xlabel=style.LABELS["epoch"], ylabel=style.LABELS["train_loss"])
+        ax.set_title(panel_title(source), fontsize="medium")
+        style.legend(ax)
     return fig, pd.concat(plotted, ignore_index=True)
 
 
-def sample_size_convergence(
-    stats, iterations, sources, sample_size=None
-) -> tuple[plt.Figure, pd.DataFrame]:
+def sample_size_convergence(stats, iterations, sources, sample_size=None) -> tuple:
     """Figs. 8, 9: each statistic against the number of samples m, one line per checkpoint."""
     data = in_sources(sample_size, sources)
-    data = data[data.statistic.isin(SAMPLE_COLUMNS)]
-    fig, axes = plt.subplots(1, len(SAMPLE_COLUMNS), figsize=(4 * len(SAMPLE_COLUMNS), 3.4))
-    tokens = data.tokens.max() > data.samples.max() if "tokens" in data else False
-    for ax, name in zip(axes, SAMPLE_COLUMNS, strict=True):
-        for (schedule, step), run in data[data.statistic == name].groupby(["schedule", "step"]):
-            run = run.sort_values("size")
-            xs = run.tokens if tokens else run["size"]
-            ax.plot(xs, run.value, marker="o", label=f"{schedule}, step {step}")
-        ax.set(xscale="log", title=name, xlabel="tokens" if tokens else "samples m")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    plotted = data.assign(
-        run=run_labels(data),
-        x=data.tokens if tokens else data["size"],
-    )[["run", "schedule", "step", "x", "statistic", "value"]]
-    return fig, plotted.reset_index(drop=True)
+    data = labelled(data[data.statistic.isin(SAMPLE_COLUMNS)].reset_index(drop=True), sources)
+    tokens = {"tokens", "samples"} <= set(data) and bool(data.tokens.max() > data.samples.max())
+    data = data.assign(run=run_labels(data), x=data.tokens if tokens else data["size"])
+    fig, axes = style.subplots(1, len(SAMPLE_COLUMNS), panel=(3.3, 2.8))
+    palette = style.colors(sources)
+    for ax, name in zip(axes[0], SAMPLE_COLUMNS, strict=True):
+        column = data[data.statistic == name]
+        style.log_axis(ax, "x", column.x)
+        if style.spans_decades(column.value):
+            style.log_axis(ax, "y", column.value)
+        for experiment, schedule in source_rows(sources):  # legend in the config's order
+            color = palette.get(schedule, "C0")
+            checkpoints = column[(column.experiment == experiment) & (column.schedule == schedule)]
+            for i, (_, run) in enumerate(checkpoints.groupby(["step", "seed"])):
+                run = run.sort_values("size")
+                label = f"{run.label.iloc[0]}, epoch {run.epoch.iloc[0]:.3g}"
+                line = {"ls": LINESTYLES[i % 4], "marker": MARKERS[i % 4], "ms": 3}
+                ax.plot(run.x, run.value, color=color, label=label, **line)
+                style.band(ax, run.x, run, color)
+        ax.set(xlabel=style.LABELS["tokens" if tokens else "samples"], ylabel=style.LABELS[name])
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)))
+    kept = ["run", "schedule", "label", "step", "x", "statistic", "value"]
+    return fig, data[kept + [c for c in UNCERTAINTY if c in data]].reset_index(drop=True)
 
 
-def eq10_sides(stats: pd.DataFrame, iterations: pd.DataFrame, batch_sizes: dict) -> pd.DataFrame:
-    """Both sides of eq. (10) at every checkpoint: Grad² and η·Σ·𝓛·G for batch-size-B gradients."""
-    wide = stats.pivot_table(
-        index=["experiment", "schedule", "seed", "step"], columns="statistic", values="value"
+def wide_estimates(stats: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One row per checkpoint and one column per statistic, of ``column`` (value, se, bound)."""
+    wide = stats.pivot_table(index=[*RUN, "step"], columns="statistic", values=column)
+    return wide.reset_index()
+
+
+def eq10_sides(
+    stats: pd.DataFrame, iterations: pd.DataFrame, batch_sizes: dict, momenta: dict | None = None
+) -> pd.DataFrame:
+    """Both sides of eq. (10) at every checkpoint: Grad² and η_eff·Σ·𝓛·G for batch-size-B
+    gradients, where η_eff = η/(1−β) for an experiment's SGD momentum β in ``momenta``."""
+    wide = wide_estimates(stats, "value")
+    # The rate of the last update before each checkpoint (step s follows update s − 1).
+    rates = iterations[[*RUN, "step", "lr"]].rename(columns={"step": "update"})
+    wide = pd.merge_asof(
+        wide.assign(update=wide.step - 1).sort_values("update"),
+        rates.sort_values("update"),
+        on="update",
+        by=RUN,
+        direction="backward",
     )
-    wide = wide.reset_index()
-    lr = (
-        iterations.groupby(["experiment", "schedule", "seed"]).lr.first().rename("lr").reset_index()
-    )
-    wide = wide.merge(lr, on=["experiment", "schedule", "seed"])
+    first = iterations.groupby(RUN).lr.first().rename("first_lr").reset_index()
+    wide = wide.merge(first, on=RUN).sort_values([*RUN, "step"]).reset_index(drop=True)
+    wide["lr"] = wide.lr.fillna(wide.first_lr)  # step 0 comes before any update
+    momentum = wide.experiment.map(momenta or {}).fillna(0.0).astype(float)
+    wide["effective_step"] = wide.lr / (1 - momentum)  # heavy ball: Σ β^k g = g/(1−β) when settled
     batch = wide.experiment.map(batch_sizes).astype(float)
     minibatch_noise = wide.noise / np.sqrt(batch)  # Σ: noise of the stochastic gradient SGD used
     second_moment = np.sqrt(wide.grad_norm**2 + minibatch_noise**2)  # G
     wide["lhs"] = wide.grad_norm**2
-    wide["rhs"] = wide.lr * minibatch_noise * wide.sharpness * second_moment
-    return wide
+    wide["rhs"] = wide.effective_step * minibatch_noise * wide.sharpness * second_moment
+    return wide.join(eq10_errors(stats, wide))
 
 
-def eq10(stats, iterations, sources, sample_size=None) -> tuple[plt.Figure, pd.DataFrame]:
-    """Eq. (10): Grad² against η·Σ·𝓛·G at every checkpoint of constant-step runs, log–log."""
+def eq10_errors(stats: pd.DataFrame, wide: pd.DataFrame) -> pd.DataFrame:
+    """Half-widths of ±2 SE on both sides (NaN without ``se``): Grad² by the delta method, the
+    right side from σ's SE and the sharpness's solver bound in quadrature (G's error neglected)."""
+    errors = pd.DataFrame(index=wide.index, columns=["lhs_error", "rhs_error"], dtype=float)
+    if "se" not in stats or stats.se.isna().all():
+        return errors
+    keys = wide[[*RUN, "step"]]
+    se = keys.merge(wide_estimates(stats, "se"), on=[*RUN, "step"], how="left")
+    se = se.reindex(columns=["grad_norm", "noise"])  # a statistic without any SE has no column
+    bound = pd.DataFrame(index=wide.index, columns=["sharpness"], dtype=float)
+    if "bound" in stats and stats.bound.notna().any():
+        bound = keys.merge(wide_estimates(stats, "bound"), on=[*RUN, "step"], how="left")
+        bound = bound.reindex(columns=["sharpness"])
+    errors["lhs_error"] = 4 * wide.grad_norm.to_numpy() * se.grad_norm.to_numpy()  # 2·SE(g²)
+    relative = np.hypot(
+        2 * se.noise.to_numpy() / wide.noise.to_numpy(),
+        np.nan_to_num(bound.sharpness.to_numpy(dtype=float)) / wide.sharpness.to_numpy(),
+    )
+    errors["rhs_error"] = wide.rhs.to_numpy() * relative
+    return errors
+
+
+def eq10(stats, iterations, sources, sample_size=None) -> tuple:
+    """Eq. (10): Grad² against η_eff·Σ·𝓛·G at every checkpoint of constant-step runs, log–log."""
     batch_sizes = {source["experiment"]: source["batch_size"] for source in sources}
-    sides = eq10_sides(in_sources(stats, sources), in_sources(iterations, sources), batch_sizes)
+    momenta = {
+        source["experiment"]: source["optimizer"].get("momentum", 0.0)
+        for source in sources
+        if source.get("optimizer", {}).get("name") == "sgd"
+    }
+    sides = eq10_sides(
+        in_sources(stats, sources), in_sources(iterations, sources), batch_sizes, momenta
+    )
     sides = sides[(sides.step > 0) & np.isfinite(sides.rhs) & (sides.rhs > 0)]
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for (experiment, schedule), run in sides.groupby(["experiment", "schedule"]):
+    fig, axes = style.subplots(1, 1, panel=(4.8, 4.4))
+    ax, palette = axes[0, 0], style.colors(sources)
+    both = np.r_[sides.rhs, sides.lhs]  # one tick scheme on both axes: the identity is a diagonal
+    style.log_axis(ax, "x", both)
+    style.log_axis(ax, "y", both)
+    for experiment, schedule in source_rows(sources):  # legend in the config's order
+        run = sides[(sides.experiment == experiment) & (sides.schedule == schedule)]
+        if run.empty:  # no checkpoint past step 0 yet: no legend entry without points
+            continue
+        color = palette.get(schedule, "C0")
         label = schedule_label(sources, experiment, schedule)
-        ax.loglog(run.rhs, run.lhs, "o", ms=4, label=label)
+        ax.plot(run.rhs, run.lhs, "-o", ms=4, lw=0.5, color=color, label=label)
+        if run.lhs_error.notna().any():  # error bars stop short of 0 on the log axes
+            xerr = [np.minimum(run.rhs_error, 0.9 * run.rhs), run.rhs_error]
+            yerr = [np.minimum(run.lhs_error, 0.9 * run.lhs), run.lhs_error]
+            bars = {"fmt": "none", "ecolor": color, "alpha": 0.5, "lw": 0.8}
+            ax.errorbar(run.rhs, run.lhs, xerr=xerr, yerr=yerr, **bars)
     low = min(sides.rhs.min(), sides.lhs.min())
     high = max(sides.rhs.max(), sides.lhs.max())
-    ax.loglog([low, high], [low, high], "k--", lw=1, label="identity")
+    ax.plot([low, high], [low, high], "k--", lw=1, label="identity")
     ax.set(
-        xlabel="η · Σ · L_H · G  (L_H: sharpness)",
-        ylabel="Grad² = ‖∇L‖²",
-        title="Eq. (10) at every checkpoint",
+        xlabel=r"$\eta_{\mathrm{eff}}\,\Sigma\,\mathcal{L}\,G$  ($\mathcal{L}$: sharpness)",
+        ylabel=r"$\mathrm{Grad}^2 = \|\nabla L(\theta)\|^2$",
     )
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    style.legend(ax)
     plotted = sides.melt(
-        id_vars=["experiment", "schedule", "seed", "step"],
-        value_vars=["lhs", "rhs"],
+        id_vars=[*RUN, "step"],
+        value_vars=["lhs", "rhs", "effective_step", "lhs_error", "rhs_error"],
         var_name="statistic",
     )
-    plotted = plotted.assign(run=run_labels(plotted))
-    return fig, plotted.rename(columns={"step": "x"})[
-        ["run", "schedule", "x", "statistic", "value"]
-    ]
+    plotted = labelled(plotted[plotted.value.notna()].reset_index(drop=True), sources)
+    plotted = plotted.assign(run=run_labels(plotted)).rename(columns={"step": "x"})
+    return fig, plotted[["run", "schedule", "label", "x", "statistic", "value"]]
 
 
 def smoothed(values: pd.Series, window: int) -> np.ndarray:
@@ -122,40 +209,43 @@ def smoothed(values: pd.Series, window: int) -> np.ndarray:
     return values.rolling(window, min_periods=1).mean().to_numpy()
 
 
-def theorem8(stats, iterations, sources, sample_size=None) -> tuple[plt.Figure, pd.DataFrame]:
+def theorem8(stats, iterations, sources, sample_size=None) -> tuple:
     """Theorem 8: from where the loss has settled at rate η, branches at c·η reach a lower loss.
 
-    Each branch is drawn against the steps since it left its parent, beside the parent's own
-    continuation from the same checkpoint; curves are running means over one epoch of steps.
+    Each branch is drawn against the epochs since it left its parent, beside the parent's own
+    continuation from the same checkpoint (dashed); curves are running means over one epoch.
     """
-    fig, axes = plt.subplots(1, len(sources), figsize=(6.5 * len(sources), 4), squeeze=False)
-    plotted = []
+    fig, axes = style.subplots(1, len(sources), panel=(5.5, 3.8))
+    palette, plotted = style.colors(sources), []
     for ax, source in zip(axes[0], sources, strict=True):
         runs = iterations[iterations.experiment == source["experiment"]]  # parents are not listed
-        per_epoch = int((runs.epoch == runs.epoch.min()).sum() / runs.schedule.nunique())
+        per_epoch = steps_per_epoch(stats[stats.experiment == source["experiment"]], runs)
         curves = {parent: at for parent, at in source["branches"].values()}  # each parent once
         curves.update({schedule: 0 for schedule in source["branches"]})
         for name, at in curves.items():
             run = runs[(runs.schedule == name) & (runs.step >= at)].sort_values("step")
-            x, y = run.step - at, smoothed(run.loss, max(1, per_epoch))
+            if run.empty:
+                continue
+            epoch = float(per_epoch.loc[tuple(run[RUN].iloc[0])])
+            x, y = (run.step - at + 1) / epoch, smoothed(run.loss, max(1, round(epoch)))
             shown = schedule_label([source], source["experiment"], name)
-            label = (
-                f"{shown} (branch)" if name in source["branches"] else f"{shown} (continued at η)"
-            )
-            ax.plot(x, y, lw=1.2, label=label)
+            branch = name in source["branches"]
+            label = f"{shown} (branch at c·η)" if branch else f"{shown} (continued at η)"
+            dashes = "-" if branch else "--"
+            ax.plot(x, y, lw=1.4, ls=dashes, color=palette.get(name, "C0"), label=label)
             plotted.append(
                 pd.DataFrame(
                     {
                         "run": f"{source['experiment']}/{name}",
                         "schedule": name,
+                        "label": shown,
                         "x": x,
                         "statistic": "train_loss_running_mean",
                         "value": y,
                     }
-                )  # fmt: skip
+                )
             )
-        ax.set(title=f"{source['experiment']}: branches at c·η", xlabel="steps since the branch")
-        ax.set_ylabel("training loss (running mean over an epoch)")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.set_title(panel_title(source), fontsize="medium")
+        ax.set(xlabel="epochs since the branch", ylabel=style.LABELS["train_loss"])
+        style.legend(ax)
     return fig, pd.concat(plotted, ignore_index=True)

@@ -2,25 +2,33 @@
 
 Matplotlib-free, so the workflow reads captions while planning; ``Figure.function`` imports the
 draw function only when a figure is drawn. Which runs a figure draws is the study config's
-``figure_sources``; the captions name them through the ``$runs`` placeholder.
+``figure_sources``; a caption names them through ``$runs`` and, given the sources of
+``StudyPlan.figure_sources``, states m, k, the checkpoints drawn and the setting (``captions``).
 """
 
 import importlib
 from dataclasses import dataclass, field
 from string import Template
 
-RUNS_SENTENCE = " Runs drawn: $runs."
+from .captions import caption_values
+
+# Appended to the caption of every figure of trained runs: what was drawn, and from what.
+DETAILS = " Runs drawn: $runs.$measured$here The paper: $paper."
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One figure: ``draw`` is "module:function" in this package; ``options`` go to the function."""
+    """One figure: ``draw`` is "module:function" in this package; ``options`` go to the function.
+
+    ``paper`` is the paper's own setting for the figure, which the caption sets beside this study's.
+    """
 
     name: str
     draw: str
     statistics: tuple[str, ...]
     caption: str
     options: dict = field(default_factory=dict)
+    paper: str = ""
 
     @property
     def synthetic(self) -> bool:
@@ -32,10 +40,15 @@ class Figure:
         module, name = self.draw.split(":")
         return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
-    def caption_for(self, runs: list[str]) -> str:
-        """The caption (reST) for the report, naming the runs drawn."""
-        template = self.caption + ("" if self.synthetic else RUNS_SENTENCE)
-        return Template(template).safe_substitute(runs=", ".join(runs) or "none")
+    def caption_for(self, runs: list[str], sources: list[dict] | None = None) -> str:
+        """The caption (reST) for the report, naming the runs drawn and, given the figure's
+        sources (``StudyPlan.figure_sources``), m, k, the checkpoints and the setting."""
+        if self.synthetic:
+            return self.caption
+        studies = self.draw == "measurement:sample_size_convergence"
+        bands = self.draw != "measurement:eq10"  # its caption describes its error bars
+        values = caption_values(self.statistics, runs, sources, studies, bands)
+        return Template(self.caption + DETAILS).safe_substitute(values, paper=self.paper)
 
 
 FIGURES = {
@@ -47,11 +60,16 @@ FIGURES = {
             statistics=("train_loss", "grad_norm", "noise", "sharpness"),
             caption=(
                 "**Fig. 1.** Training with a step schedule (the rate divided by 10 at fixed "
-                "epochs): training loss (mean minibatch loss of each epoch), full-batch "
-                "gradient norm, gradient noise σ and sharpness (largest absolute Hessian "
-                "eigenvalue), all estimated at every measured checkpoint over the run's fixed m "
-                "training samples in eval mode. The paper's claim: within each constant-rate "
-                "phase the loss settles while the gradient norm does not go to zero."
+                "epochs), against epochs: training loss L(θ) (the mean minibatch loss of each "
+                "epoch), full-batch gradient norm ‖∇L(θ)‖, gradient noise σ(θ) and sharpness "
+                "λ_max (largest absolute Hessian eigenvalue), the last three estimated at "
+                "checkpoints on a fixed sample of the training set in eval mode. The paper's "
+                "claim: within each constant-rate phase the loss settles while the gradient norm "
+                "does not go to zero."
+            ),
+            paper=(
+                "ResNet-101 on ImageNet, SGD with momentum 0.9, batch 256, lr 0.1 divided by 10 "
+                "every 30 epochs, 90 epochs; statistics on m = 1.6×10⁵ images"
             ),
         ),
         Figure(
@@ -59,12 +77,16 @@ FIGURES = {
             draw="training:statistics_grid",
             statistics=("train_loss", "grad_norm", "noise", "sharpness"),
             caption=(
-                "**Fig. 2.** Constant learning rates, one row each: training loss, gradient "
-                "norm, gradient noise σ and sharpness at every measured checkpoint. The paper's "
-                "claim: the loss settles at every rate, and a smaller rate gives a larger "
-                "gradient norm, noise and sharpness. Read the rows against each other, not "
-                "against the claim: a row still falling at the end (small rates) compares "
-                "unequal progress."
+                "**Fig. 2.** Constant learning rates, one row each (y axes shared within a "
+                "column): training loss, gradient norm, gradient noise and sharpness against "
+                "epochs. The paper's claim: the loss settles at every rate, and a smaller rate "
+                "gives a larger gradient norm, noise and sharpness. Read the rows against each "
+                "other, not against the claim: a row still falling at the end (small rates) "
+                "compares unequal progress."
+            ),
+            paper=(
+                "ResNet-101 on ImageNet at constant lr 0.1, 0.01 and 0.001, 90 epochs; "
+                "m = 1.6×10⁵ images"
             ),
         ),
         Figure(
@@ -72,11 +94,12 @@ FIGURES = {
             draw="training:statistics_grid",
             statistics=("train_loss", "grad_norm", "noise", "sharpness"),
             caption=(
-                "**Fig. 3.** One constant learning rate trained for longer: training longer "
-                "does not shrink the gradient norm; the loss, gradient norm, noise and "
-                "sharpness settle into a stationary regime rather than reaching a stationary "
-                "point."
+                "**Fig. 3.** One constant learning rate trained for longer, against epochs: "
+                "training longer does not shrink the gradient norm; the loss, gradient norm, "
+                "noise and sharpness settle into a stationary regime rather than reaching a "
+                "stationary point."
             ),
+            paper="ResNet-101 on ImageNet at constant lr 0.01 for 300 epochs; m = 1.6×10⁵ images",
         ),
         Figure(
             name="fig4",
@@ -84,12 +107,20 @@ FIGURES = {
             statistics=("train_loss", "grad_norm", "noise", "sharpness"),
             caption=(
                 "**Fig. 4.** The language model (Transformer-XL, Adam) under a cosine schedule "
-                "and constant rates, one row each, against the optimisation step: training "
+                "and constant rates, one row each, against epochs as in the paper: training "
                 "loss, gradient norm, noise and sharpness, where a sample is a segment of "
-                "tgt_len tokens. The paper's claim: the same phenomenon as for ResNets — the "
-                "loss settles, the gradient norm does not vanish."
+                "tgt_len tokens. The training loss is a running mean of the per-step minibatch "
+                "loss over the last $window steps (the official Transformer-XL code that the "
+                "paper followed reports the mean of every 200 steps; the paper does not state "
+                "its window; shorter runs use a 20th of their length). The paper's claim: the "
+                "same phenomenon as for ResNets — the loss settles, the gradient norm does not "
+                "vanish, and a smaller rate gives a larger gradient norm."
             ),
-            options={"x": "step"},
+            options={"x": "epoch", "smooth": True},
+            paper=(
+                "Transformer-XL (4 layers) on WikiText-103 with Adam, cosine schedule from "
+                "2.5×10⁻⁴ and constant 5×10⁻⁵, 10⁻⁴ and 2.5×10⁻⁴; 9×10⁵ tokens per estimate"
+            ),
         ),
         Figure(
             name="fig5",
@@ -109,10 +140,14 @@ FIGURES = {
             draw="measurement:loss_oscillation",
             statistics=("train_loss",),
             caption=(
-                "**Fig. 6.** The per-iteration training loss (not a running average) over the "
-                "last part of training at a constant rate, one panel per source run: it "
-                "oscillates at the scale of η‖∇L‖ from step to step, so only its time average "
-                "converges."
+                "**Fig. 6.** The per-iteration training loss (not a running average) against "
+                "epochs over the last part of training at a constant rate, one panel per source "
+                "run: it oscillates at the scale of η‖∇L‖ from step to step, so only its time "
+                "average converges; the dark line is its running mean over one epoch."
+            ),
+            paper=(
+                "the last 50 of 300 epochs of ResNet-101 on ImageNet at lr 0.01 (left) and the "
+                "last iterations of a 2-million-step Transformer-XL run (right)"
             ),
         ),
         Figure(
@@ -120,10 +155,12 @@ FIGURES = {
             draw="training:statistics_grid",
             statistics=("train_loss", "grad_norm", "noise", "sharpness"),
             caption=(
-                "**Fig. 7.** An over-fitting setting (the paper: ResNet-18 on CIFAR-10, lr ÷10 "
-                "twice): training loss, gradient norm, noise and sharpness. Here the gradient "
-                "norm does go to zero — the network reaches a stationary point, unlike in the "
-                "under-fitting settings of Figs. 1–4."
+                "**Fig. 7.** An over-fitting setting: training loss, gradient norm, noise and "
+                "sharpness against epochs. Here the gradient norm does go to zero — the network "
+                "reaches a stationary point, unlike in the under-fitting settings of Figs. 1–4."
+            ),
+            paper=(
+                "ResNet-18 on CIFAR-10, SGD, lr 0.1 divided by 10 at epochs 100 and 150, 200 epochs"
             ),
         ),
         Figure(
@@ -132,11 +169,13 @@ FIGURES = {
             statistics=("loss", "grad_norm", "noise", "sharpness"),
             caption=(
                 "**Fig. 8.** How the estimates converge with the number of samples m (nested "
-                "subsets of one seeded shuffle of the training set), at selected checkpoints: "
-                "loss, gradient norm, noise and sharpness against m, log x axis. Jensen's "
-                "inequality biases the norms upward at small m; m for the per-checkpoint "
-                "estimates is chosen where the curves have flattened."
+                "subsets of one seeded shuffle of the training set), at selected checkpoints "
+                "(one line each, labelled by run and epoch): loss, gradient norm, noise and "
+                "sharpness against m, log x axis. Jensen's inequality biases the norms upward "
+                "at small m; m for the per-checkpoint estimates is chosen where the curves have "
+                "flattened."
             ),
+            paper="ResNet-101 on ImageNet, m up to 1.6×10⁵ images (the value the paper chose)",
         ),
         Figure(
             name="fig9",
@@ -146,6 +185,7 @@ FIGURES = {
                 "**Fig. 9.** As Fig. 8 for the language model: the estimates against the number "
                 "of tokens measured (whole segments of tgt_len tokens)."
             ),
+            paper="Transformer-XL on WikiText-103, up to 9×10⁵ tokens (the value the paper chose)",
         ),
         Figure(
             name="eq10",
@@ -155,12 +195,19 @@ FIGURES = {
                 "**Eq. (10), checked.** The paper's heuristic Grad² ≈ η·Σ·𝓛·G at every "
                 "checkpoint of the constant-rate runs, on log–log axes with the identity line: "
                 "Grad is the full-batch gradient norm, 𝓛 the sharpness, Σ = σ/√B the noise of "
-                "the batch-size-B stochastic gradient that training used, and G = (Grad² + "
-                "Σ²)^(1/2) its root second moment. The paper obtains it from a Cauchy–Schwarz "
-                "bound at stationarity, so points of a run whose loss has settled should lie on "
-                "or below the identity (Grad² ≤ η·Σ·𝓛·G); points of runs still descending "
-                "(small η early on) need not, and the plot shows how far each run is from it."
+                "the batch-size-B stochastic gradient that training used, G = (Grad² + "
+                "Σ²)^(1/2) its root second moment, and η the effective step: η/(1−β) for SGD "
+                "with heavy-ball momentum β, whose updates add up a geometric series of past "
+                "gradients, but the raw η for Adam, whose first moment is an average (weights "
+                "1−β₁), not a sum, and whose per-coordinate scaling 1/√v̂ is not measured — "
+                "so Adam's points are indicative only. Here the step is $step. The paper "
+                "obtains eq. (10) from a Cauchy–Schwarz bound at stationarity, so points of a "
+                "run whose loss has settled should lie on or below the identity; points of "
+                "runs still descending (small η early on) need not. Error bars: ±2 standard "
+                "errors of Grad² and, for the right side, of σ with the sharpness's solver "
+                "bound, where the tables carry them."
             ),
+            paper="no figure: eq. (10) is a heuristic of Sec. 5.2, not checked numerically there",
         ),
         Figure(
             name="theorem8",
@@ -169,10 +216,14 @@ FIGURES = {
             caption=(
                 "**Theorem 8, checked.** Branches from a checkpoint of a constant-rate run "
                 "where the loss has settled: each branch continues from that iterate (with its "
-                "optimiser state) at a smaller rate c·η, drawn against the steps since the "
+                "optimiser state) at a smaller rate c·η, drawn against the epochs since the "
                 "branch beside the parent's own continuation at η. Curves are running means of "
                 "the minibatch loss over one epoch. The theorem: for small enough c the loss "
                 "falls below the level it had settled at."
+            ),
+            paper=(
+                "no figure: Theorem 8 is proved, and the paper points to the loss drops at "
+                "each rate decay of Fig. 1"
             ),
         ),
         Figure(

@@ -19,13 +19,14 @@ from ..tracking.report import ReportRun, ReportSection, wandb_key
 
 
 def figure_caption(name: str, sources: list[dict]) -> str:
-    """The registry's caption of a figure, naming the schedules its sources draw."""
+    """The registry's caption of a figure, naming the schedules its sources draw; sources of
+    ``StudyPlan.figure_sources`` (not the config's bare ones) add m, k, checkpoints and setting."""
     runs = [
         run_name(source["experiment"], schedule, "*")
         for source in sources
         for schedule in source["schedules"]
     ]
-    return FIGURES[name].caption_for(runs)
+    return FIGURES[name].caption_for(runs, sources)
 
 
 def report_sections(config: dict) -> list[ReportSection]:
@@ -53,7 +54,7 @@ def report_sections(config: dict) -> list[ReportSection]:
                     )
                 )
         keys = tuple(dict.fromkeys(map(wandb_key, FIGURES[figure].statistics)))
-        caption = figure_caption(figure, config["figure_sources"][figure])
+        caption = figure_caption(figure, plan.figure_sources(figure))
         sections.append(ReportSection(figure, caption, keys, tuple(runs)))
     return sections
 
