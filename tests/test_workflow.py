@@ -127,3 +127,23 @@ def test_bad_config_fails_fast_naming_the_key(repo, tmp_path, key, line, message
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (work / "results").exists()
+
+
+def test_the_slurm_profile_gives_each_job_the_plans_cores_memory_and_runtime(tmp_path):
+    result = snakemake("--profile", "slurm", "-n", "all", workdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    jobs = re.findall(
+        r"^rule (\w+):\n(?:    .*\n)*?    wildcards: experiment=(\w+).*\n    resources: (.*)$",
+        result.stdout,
+        re.M,
+    )
+    seen = {}
+    for rule, experiment, resources in jobs:
+        values = dict(re.findall(r"(\w+)=([^,]+)", resources))
+        if rule in ("estimate", "sample_size"):
+            assert int(values["cpus_per_task"]) >= 4 and int(values["mem_mb"]) >= 8000, values
+            seen.setdefault(rule, {})[experiment] = int(values["runtime"])
+        if rule == "train":
+            assert int(values["cpus_per_task"]) == 8 * int(values["gpu"]), values
+    assert len(set(seen["estimate"].values())) == 3  # ImageNet, CIFAR-10, WikiText-103 differ
+    assert set(seen["sample_size"]) == {"imagenet_resnet101", "wt103_transformerxl"}

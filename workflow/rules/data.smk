@@ -31,7 +31,7 @@ rule unpack_imagenet:
         "../../envs/stationarity.yaml"
     threads: 1
     resources:
-        cpus_per_task=lambda w, threads: threads,
+        cpus_per_task=1,
         mem_mb=4000,
         # 1.3 M files on a shared filesystem take hours; a retry resumes at the unfinished class.
         runtime=lambda w, attempt: 12 * 60 * attempt,

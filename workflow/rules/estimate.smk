@@ -14,7 +14,7 @@ rule estimate:
     threads: lambda w: PLAN.estimate_resources(PLAN.run(w)).threads
     resources:
         gpu=lambda w: PLAN.estimate_resources(PLAN.run(w)).gpu,
-        cpus_per_task=lambda w, threads: threads,
+        cpus_per_task=lambda w: PLAN.estimate_resources(PLAN.run(w)).threads,
         mem_mb=lambda w: PLAN.estimate_resources(PLAN.run(w)).mem_mb,
         runtime=lambda w, attempt: PLAN.estimate_resources(PLAN.run(w)).runtime(attempt),
     params:
@@ -36,7 +36,7 @@ rule sample_size:
     threads: lambda w: PLAN.sample_size_resources(PLAN.run(w)).threads
     resources:
         gpu=lambda w: PLAN.sample_size_resources(PLAN.run(w)).gpu,
-        cpus_per_task=lambda w, threads: threads,
+        cpus_per_task=lambda w: PLAN.sample_size_resources(PLAN.run(w)).threads,
         mem_mb=lambda w: PLAN.sample_size_resources(PLAN.run(w)).mem_mb,
         runtime=lambda w, attempt: PLAN.sample_size_resources(PLAN.run(w)).runtime(
             attempt

@@ -15,7 +15,8 @@ rule train:
     threads: lambda w: PLAN.train_resources(PLAN.run(w)).threads
     resources:
         gpu=lambda w: PLAN.train_resources(PLAN.run(w)).gpu,
-        cpus_per_task=lambda w, threads: threads,
+        # From the plan, not `threads`: a remote executor resolves `threads` to 1 at submission.
+        cpus_per_task=lambda w: PLAN.train_resources(PLAN.run(w)).threads,
         mem_mb=lambda w: PLAN.train_resources(PLAN.run(w)).mem_mb,
         runtime=lambda w, attempt: PLAN.train_resources(PLAN.run(w)).runtime(attempt),
     params:
