@@ -161,7 +161,7 @@ CONFIG_EDITS = {
 }
 
 DEMO_TEXT = (REPO / "config" / "demo.yaml").read_text()
-SCHEDULE_LINE = "      const_0.1: {kind: constant, lr: 0.1} # Fig. 2 analogue"
+SCHEDULE_LINE = '      const_0.1: {kind: constant, lr: 0.1, label: "constant η = 0.1"}'
 
 # name -> (the config file's text, a regular expression its refusal must match)
 TEXT_EDITS = {

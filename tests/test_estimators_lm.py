@@ -50,7 +50,7 @@ def brute_force(model, batches):
 
 
 def test_per_sample_pass_matches_brute_force(model, batches):
-    sums = per_sample_pass(model, batches, summed_target_nll)
+    sums = per_sample_pass(model, batches, summed_target_nll).total
     grads, _ = brute_force(model, batches)
     torch.testing.assert_close(sums.grad, grads.sum(0), rtol=1e-10, atol=1e-12)
     assert sums.sq_norms == pytest.approx(float(grads.square().sum()), rel=1e-10)
@@ -58,9 +58,9 @@ def test_per_sample_pass_matches_brute_force(model, batches):
 
 
 def test_attention_rule_matches_the_vmap_fallback(model, batches):
-    closed = per_sample_pass(model, batches, summed_target_nll)
+    closed = per_sample_pass(model, batches, summed_target_nll).total
     generic = {**RULES, RelativeAttention: vmap_rule}
-    fallback = per_sample_pass(model, batches, summed_target_nll, rules=generic)
+    fallback = per_sample_pass(model, batches, summed_target_nll, rules=generic).total
     torch.testing.assert_close(closed.grad, fallback.grad, rtol=1e-10, atol=1e-12)
     assert closed.sq_norms == pytest.approx(fallback.sq_norms, rel=1e-10)
 

@@ -29,9 +29,13 @@ def per_sample_gradients():
 def _spread_estimate(grads: torch.Tensor, order: torch.Tensor, size: int) -> float:
     m = len(grads)
     spread = MinibatchSpread()
+    cells = {}  # one group; a cell per micro-batch size
     for chunk in order.split(size):
-        spread.add(grads[chunk].sum(0), len(chunk))
-    return spread.variance(GradientSums(0.0, m, m, grads.sum(0)))
+        key, batch = (0, len(chunk)), grads[chunk].sum(0)
+        spread.add(batch, len(chunk), key)
+        cell = GradientSums(0.0, len(chunk), len(chunk), batch)
+        cells[key] = cells[key] + cell if key in cells else cell
+    return spread.variance(cells, GradientSums(0.0, m, m, grads.sum(0)))
 
 
 def _exact_variance(grads: torch.Tensor) -> float:

@@ -5,16 +5,25 @@ sample's loss is ℓ_i = s_i / T̄ with s_i the sum over its tokens and T̄ = to
 L = (1/m) Σ ℓ_i is the mean over tokens, and every gradient below is divided by T̄ at the end.
 """
 
+import functools
 import math
+import operator
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
 
 from .losses import LossFn
-from .microbatches import Batch, flatten, on_device, trainable_parameters
+from .microbatches import (
+    Batch,
+    flatten,
+    group_assignment,
+    micro_batch_count,
+    on_device,
+    trainable_parameters,
+)
 
 
 @dataclass
@@ -47,63 +56,163 @@ class GradientSums:
         """(1/m) Σ ‖∇ℓ_i‖²."""
         return self.sq_norms / self.samples / self.tokens_per_sample**2
 
+    def __add__(self, other: "GradientSums") -> "GradientSums":
+        """The sums over the samples of both."""
+        return GradientSums(
+            self.loss + other.loss,
+            self.samples + other.samples,
+            self.tokens + other.tokens,
+            self.grad + other.grad,
+            self.sq_norms + other.sq_norms,
+        )
 
-class BatchTotals:
-    """Running totals of losses, samples and tokens, kept on the device to avoid syncs."""
+    def __sub__(self, other: "GradientSums") -> "GradientSums":
+        """The sums over the samples of ``self`` that are not in ``other`` (a part of it)."""
+        return GradientSums(
+            self.loss - other.loss,
+            self.samples - other.samples,
+            self.tokens - other.tokens,
+            self.grad - other.grad,
+            self.sq_norms - other.sq_norms,
+        )
 
-    def __init__(self, device: torch.device):
+
+Key = tuple[int, int]  # a cell of micro-batches: (group, size), size 0 where sizes are not kept
+
+
+@dataclass
+class GroupedSums:
+    """The sums of one pass per cell of micro-batches, on the host, and their total.
+
+    ``assignment`` gives each micro-batch's group; ``total`` is on the device of the pass and
+    ``host_total`` the same on the host.
+    """
+
+    cells: dict[Key, GradientSums]
+    assignment: list[int]
+    total: GradientSums
+    host_total: GradientSums
+
+    @property
+    def groups(self) -> int:
+        """G, the number of groups (fewer than requested when there are fewer micro-batches)."""
+        return max(self.assignment) + 1
+
+    def group(self, g: int) -> GradientSums:
+        """The sums over the samples of group g."""
+        cells = [cell for (group, _), cell in self.cells.items() if group == g]
+        return functools.reduce(operator.add, cells)
+
+    def leave_out(self, g: int) -> GradientSums:
+        """The sums over every sample but those of group g, on the host."""
+        return self.host_total - self.group(g)
+
+    def per_group(self, values: Sequence[float]) -> list[float]:
+        """Per-micro-batch ``values`` summed over each group."""
+        sums = [0.0] * self.groups
+        for group, value in zip(self.assignment, values, strict=True):
+            sums[group] += value
+        return sums
+
+
+class _Running:
+    """The sums of one cell while its group streams, on the device: no sync per micro-batch."""
+
+    def __init__(self, device: torch.device, length: int):
         self.loss = torch.zeros((), dtype=torch.float64, device=device)
         self.tokens = torch.zeros((), dtype=torch.int64, device=device)
         self.samples = 0
+        self.grad = torch.zeros(length, dtype=torch.float64, device=device)
+        self.sq_norms: Tensor | float = torch.zeros((), dtype=torch.float64, device=device)
 
-    def add(self, loss: Tensor, count: Tensor, samples: int) -> None:
-        """Count one micro-batch."""
-        self.loss += loss.detach()
-        self.tokens += count
-        self.samples += samples
+    def on_host(self) -> GradientSums:
+        """The finished sums, the gradient moved to the host."""
+        tokens, sq_norms = int(self.tokens), float(self.sq_norms)
+        return GradientSums(float(self.loss), self.samples, tokens, self.grad.cpu(), sq_norms)
 
-    def sums(self, grad: Tensor, sq_norms: float = math.nan) -> GradientSums:
-        """The totals with the summed gradient."""
-        return GradientSums(float(self.loss), self.samples, int(self.tokens), grad, sq_norms)
+
+class GroupTotals:
+    """Sums of one pass per cell, running on the device until each group is complete, then moved
+    to the host: G parameter vectors in float64 there, one at a time on the device."""
+
+    def __init__(self, assignment: list[int], params: list[nn.Parameter], by_size: bool = False):
+        self.assignment = assignment
+        self.by_size = by_size
+        self.device = params[0].device
+        self.length = sum(p.numel() for p in params)
+        self.cells: dict[Key, GradientSums] = {}
+        self.running: dict[Key, _Running] = {}
+        self.added = 0
+
+    def add(self, loss: Tensor, count: Tensor, samples: int, grad: Tensor, sq_norms=None) -> Key:
+        """Count the next micro-batch: its summed loss and gradient, loss terms, samples and
+        Σ‖G_i‖² (a tensor; None where unknown). Returns its cell."""
+        if self.added == len(self.assignment):
+            raise RuntimeError("the batches yielded more micro-batches than their len() says")
+        group = self.assignment[self.added]
+        key = (group, samples if self.by_size else 0)
+        if key not in self.running:
+            self.running[key] = _Running(self.device, self.length)
+        running = self.running[key]
+        running.loss += loss.detach()
+        running.tokens += count
+        running.samples += samples
+        running.grad += grad
+        running.sq_norms = running.sq_norms + sq_norms if sq_norms is not None else math.nan
+        self.added += 1
+        if self.added == len(self.assignment) or self.assignment[self.added] != group:
+            self.cells.update((key, cell.on_host()) for key, cell in self.running.items())
+            self.running.clear()
+        return key
+
+    def grouped(self) -> GroupedSums:
+        """The sums of the finished pass."""
+        if self.added != len(self.assignment):
+            raise RuntimeError("the batches yielded fewer micro-batches than their len() says")
+        host = functools.reduce(operator.add, self.cells.values())
+        total = replace(host, grad=host.grad.to(self.device))
+        return GroupedSums(self.cells, self.assignment, total, host)
 
 
 @dataclass
 class MinibatchSpread:
-    """Streams Σ_k w_k ‖g_k − ḡ‖² over micro-batches k of sizes b_k, with w_k = b_k(m−1)/(m−b_k).
+    """Streams Σ_k ‖g_k − s‖² over the micro-batches k of each cell, g_k their mean G_i.
 
-    Each term is an unbiased estimate of σ² when the micro-batches partition a random sample
-    (the finite-population factor), so their mean is too. To keep the squared norms free of
-    cancellation, every micro-batch mean gradient is shifted by the first one; sums are kept per
-    distinct size because w_k depends on m, known only at the end.
+    σ̂² = (1/K) Σ_k w_k ‖g_k − ḡ‖², w_k = b_k(m−1)/(m−b_k), is unbiased when the micro-batches
+    partition a random sample (the finite-population factor). To keep the squared norms free of
+    cancellation, every g_k is shifted by the first one, s; the rest of ‖g_k − ḡ‖² comes from
+    the cells' gradient sums at the end, when m (and, for a jackknife, which cells) is known.
     """
 
     shift: Tensor | None = None
-    sq_norms: dict[int, float] = field(default_factory=lambda: defaultdict(float))
-    sums: dict[int, Tensor] = field(default_factory=dict)
-    counts: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    sq_norms: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
+    counts: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
 
-    def add(self, grad_sum: Tensor, size: int) -> None:
-        """Record one micro-batch from its summed gradient Σ_{i∈k} G_i (float64)."""
+    def add(self, grad_sum: Tensor, size: int, key: Key) -> None:
+        """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i."""
         mean = grad_sum / size
         if self.shift is None:
             self.shift = mean
         shifted = mean - self.shift
-        self.sq_norms[size] += float(shifted @ shifted)
-        self.sums[size] = self.sums[size] + shifted if size in self.sums else shifted
-        self.counts[size] += 1
+        self.sq_norms[key] += float(shifted @ shifted)
+        self.counts[key] += 1
 
-    def variance(self, sums: GradientSums) -> float:
-        """σ̂², unbiased over random partitions of the m samples."""
+    def variance(self, cells: dict[Key, GradientSums], sums: GradientSums) -> float:
+        """σ̂² over the micro-batches of ``cells`` (keyed (group, size)), whose sums (on the host)
+        are ``sums``: unbiased over random partitions of their samples."""
         m = sums.samples
-        if max(self.counts) >= m:
+        if sum(self.counts[key] for key in cells) < 2:
             raise ValueError("the mini-batch noise estimate needs at least two micro-batches")
-        centre = sums.grad / m - self.shift
+        shift = self.shift = self.shift.cpu()  # once: the cells are on the host
+        centre = sums.grad / m - shift
         total = 0.0
-        for size, count in self.counts.items():
-            spread = self.sq_norms[size] - 2 * float(self.sums[size] @ centre)
-            spread += count * float(centre @ centre)
+        for key, cell in cells.items():
+            size, count = key[1], self.counts[key]
+            # Σ_k (g_k − s) from the cell's sum: float64 keeps this cross term accurate.
+            cross = float(cell.grad @ centre) / size - count * float(shift @ centre)
+            spread = self.sq_norms[key] - 2 * cross + count * float(centre @ centre)
             total += size * (m - 1) / (m - size) * spread
-        return total / sum(self.counts.values()) / sums.tokens_per_sample**2
+        return total / sum(self.counts[key] for key in cells) / sums.tokens_per_sample**2
 
 
 def plain_pass(
@@ -111,20 +220,20 @@ def plain_pass(
     batches: Iterable[Batch],
     loss_fn: LossFn,
     *,
+    groups: int = 1,
     dropout_seed: int | None = None,
     spread: MinibatchSpread | None = None,
-) -> GradientSums:
-    """One ordinary forward and backward pass per micro-batch: the loss and the summed gradient."""
+) -> GroupedSums:
+    """One ordinary forward and backward pass per micro-batch: the loss and the summed gradient,
+    per group of micro-batches (and per size with ``spread``)."""
     params = trainable_parameters(model)
-    device = params[0].device
-    totals = BatchTotals(device)
-    grad = torch.zeros(sum(p.numel() for p in params), dtype=torch.float64, device=device)
-    for inputs, targets in on_device(batches, device, dropout_seed):
+    assignment = group_assignment(micro_batch_count(batches), groups)
+    totals = GroupTotals(assignment, params, by_size=spread is not None)
+    for inputs, targets in on_device(batches, params[0].device, dropout_seed):
         loss, count = loss_fn(model(inputs), targets)
         grads = torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True)
         batch_grad = flatten(grads).double()
-        grad += batch_grad
-        totals.add(loss, count, len(targets))
+        key = totals.add(loss, count, len(targets), batch_grad)
         if spread is not None:
-            spread.add(batch_grad, len(targets))
-    return totals.sums(grad)
+            spread.add(batch_grad, len(targets), key)
+    return totals.grouped()

@@ -1,5 +1,6 @@
-"""Plumbing shared by every pass over the m samples: devices, parameters and dropout masks."""
+"""Plumbing shared by every pass over the m samples: devices, parameters, dropout masks, groups."""
 
+import math
 from collections.abc import Iterable, Iterator
 
 import torch
@@ -40,3 +41,25 @@ def on_device(
         with torch.random.fork_rng(devices=[device] if device.type != "cpu" else []):
             torch.manual_seed(dropout_seed + k)
             yield inputs, targets
+
+
+def micro_batch_count(batches: Iterable[Batch]) -> int:
+    """K, the micro-batches of ``batches``: its ``len`` where defined, else by iterating once."""
+    try:
+        return len(batches)  # type: ignore[arg-type]
+    except TypeError:
+        return sum(1 for _ in batches)
+
+
+def group_assignment(count: int, groups: int) -> list[int]:
+    """The group of each of ``count`` micro-batches in order: k → ⌊k·G/K⌋, G = min(groups, K).
+
+    Groups are contiguous and differ in size by at most one micro-batch.
+    """
+    used = max(1, min(groups, count))
+    return [k * used // count for k in range(count)]
+
+
+def group_micro_batch(samples: int, micro_batch: int, groups: int) -> int:
+    """The micro-batch size that lets ``samples`` form ``groups`` groups: at most ceil(m/G)."""
+    return max(1, min(micro_batch, math.ceil(samples / groups)))

@@ -23,10 +23,16 @@ import torch
 from torch import Tensor, nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from .gradient_sums import BatchTotals, GradientSums
+from .gradient_sums import GroupedSums, GroupTotals
 from .layer_rules import RULES, LayerCall, Rule
 from .losses import LossFn
-from .microbatches import Batch, on_device, trainable_parameters
+from .microbatches import (
+    Batch,
+    group_assignment,
+    micro_batch_count,
+    on_device,
+    trainable_parameters,
+)
 from .vmap_fallback import vmap_rule
 
 
@@ -89,8 +95,6 @@ class _Tally:
     def __init__(self, params: list[nn.Parameter], device: torch.device):
         self.anchor = torch.zeros((), device=device, requires_grad=True)
         self.params = params
-        self.grad = torch.zeros(sum(p.numel() for p in params), dtype=torch.float64, device=device)
-        self.sq_norm_sum = torch.zeros((), dtype=torch.float64, device=device)
         self.batch_size = 0
         self.called: set[Unit] = set()
         self.totals: dict[nn.Parameter, Tensor] = {}
@@ -114,16 +118,19 @@ class _Tally:
             self.sq_norms.append(grads[name].sq_norms)
             self.totals[param] = total
 
-    def finish(self) -> None:
+    def finish(self) -> tuple[Tensor, Tensor]:
+        """The micro-batch's summed gradient (flat) and Σ_i ‖G_i‖² (float64)."""
         # Few large operations per micro-batch rather than two per parameter: on small models
         # the per-operation overhead would cost more than the arithmetic.
         if self.sq_norms:
-            self.sq_norm_sum += torch.stack(self.sq_norms).sum(dtype=torch.float64)
+            sq_norms = torch.stack(self.sq_norms).sum(dtype=torch.float64)
+        else:
+            sq_norms = torch.zeros((), dtype=torch.float64, device=self.anchor.device)
         pieces = [
             self.totals[p].reshape(-1) if p in self.totals else p.new_zeros(p.numel())
             for p in self.params
         ]
-        self.grad += torch.cat(pieces)
+        return torch.cat(pieces), sq_norms
 
 
 def _flatten(tree: Any) -> tuple[list, Any]:
@@ -264,14 +271,16 @@ def per_sample_pass(
     batches: Iterable[Batch],
     loss_fn: LossFn,
     rules: dict[type, Rule] = RULES,
-) -> GradientSums:
-    """Loss, summed gradient and Σ_i ‖G_i‖² over all samples, one backward per micro-batch."""
+    groups: int = 1,
+) -> GroupedSums:
+    """Loss, summed gradient and Σ_i ‖G_i‖² over all samples, one backward per micro-batch,
+    per group of micro-batches."""
     params = trainable_parameters(model)
     names = {p: name for name, p in model.named_parameters()}
     units = find_units(model, rules)
     device = params[0].device
     tally = _Tally(params, device)
-    totals = BatchTotals(device)
+    totals = GroupTotals(group_assignment(micro_batch_count(batches), groups), params)
     with _tapped(units, tally):
         for inputs, targets in on_device(batches, device):
             tally.start(len(targets))
@@ -283,6 +292,5 @@ def per_sample_pass(
                     f"parameters used outside the forward of the module that owns them: "
                     f"{used_outside}; register a rule for a module that covers every use"
                 )
-            tally.finish()
-            totals.add(loss, count, len(targets))
-    return totals.sums(tally.grad, float(tally.sq_norm_sum))
+            totals.add(loss, count, len(targets), *tally.finish())
+    return totals.grouped()

@@ -8,6 +8,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from .jackknife import SE_GROUPS
+from .microbatches import group_micro_batch
 from .statistics import estimate
 
 
@@ -28,10 +30,18 @@ def sample_size_study(
     seed: int = 0,
     **estimate_kwargs,
 ) -> pd.DataFrame:
-    """One row of statistics per subset size; the subsets are nested and the seed fixes them."""
+    """One row of statistics per subset size; the subsets are nested and the seed fixes them.
+
+    In eval mode each subset is read in micro-batches of at most ceil(size/se_groups) samples,
+    so that its standard errors have their ``se_groups`` jackknife groups; in train mode a
+    micro-batch is BatchNorm's batch, part of what is measured, and stays ``micro_batch``.
+    """
     generator = torch.Generator().manual_seed(seed)
+    groups = estimate_kwargs.get("se_groups", SE_GROUPS)
+    train = estimate_kwargs.get("mode", "eval") == "train"
     rows = []
     for size, indices in zip(sizes, nested_subsets(len(dataset), sizes, generator), strict=True):
-        loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=micro_batch)
+        batch_size = micro_batch if train else group_micro_batch(size, micro_batch, groups)
+        loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=batch_size)
         rows.append({"size": size, **asdict(estimate(model, loader, **estimate_kwargs))})
     return pd.DataFrame(rows)

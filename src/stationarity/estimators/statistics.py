@@ -10,13 +10,23 @@ from functools import partial
 import torch
 from torch import nn
 
-from .gradient_sums import GradientSums, MinibatchSpread, plain_pass
+from .gradient_sums import GroupedSums, MinibatchSpread, plain_pass
 from .hessian import EigenResult, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
+from .jackknife import (
+    SE_GROUPS,
+    NoiseLeaveOut,
+    centred_leave_out,
+    centred_noise,
+    minibatch_leave_out,
+    minibatch_noise,
+    one_pass_noise,
+    standard_errors,
+)
 from .losses import LossFn, summed_cross_entropy
 from .microbatches import Batch, require_reiterable, trainable_parameters
 from .model_state import measuring_mode
 from .per_sample_norms import per_sample_pass
-from .vmap_fallback import centred_sq_norm_sum
+from .vmap_fallback import centred_sq_norms
 
 # Above this ‖ḡ‖² / mean‖g_i‖², σ² = mean‖g_i‖² − ‖ḡ‖² would lose digits to cancellation, so
 # a second pass sums ‖g_i − ḡ‖² directly.
@@ -34,6 +44,12 @@ class Statistics:
     RuntimeWarning reports the last estimate and ``sharpness_residual`` how far it was).
     ``noise_method`` is "per_sample", "per_sample_centred" (a second pass, taken when σ ≪ ‖ḡ‖),
     "minibatch" or "none"; ``samples`` counts sequences and ``tokens`` the targets in the loss.
+
+    ``loss_se``, ``grad_norm_se`` and ``noise_se`` are standard errors by the delete-a-group
+    jackknife over ``se_groups`` contiguous groups of micro-batches (fewer groups than requested
+    when there are fewer micro-batches; NaN for one, and ``noise_se`` for ``noise=None``).
+    ``sharpness_bound`` bounds the distance from ``top_eigenvalue`` to an eigenvalue of the
+    Hessian: the solver's residual ‖Hy − θy‖ (relative residual × |θ|); NaN where it is.
     """
 
     loss: float
@@ -41,6 +57,11 @@ class Statistics:
     noise: float
     sharpness: float
     top_eigenvalue: float
+    loss_se: float
+    grad_norm_se: float
+    noise_se: float
+    sharpness_bound: float
+    se_groups: int
     samples: int
     tokens: int
     hvps: int
@@ -51,26 +72,34 @@ class Statistics:
     seconds: float
 
 
-def _noise(model, batches, loss_fn, noise, mode, dropout_seed) -> tuple[GradientSums, float, str]:
-    """The gradient sums and σ, by the requested method."""
+def _noise(
+    model, batches, loss_fn, noise, mode, dropout_seed, groups
+) -> tuple[GroupedSums, float, str, NoiseLeaveOut | None]:
+    """The gradient sums per group, σ by the requested method, and σ without one group."""
     if noise == "per_sample":
         if mode != "eval":
             raise ValueError(
                 "per-sample noise needs mode='eval': train-mode BatchNorm mixes samples"
             )
-        sums = per_sample_pass(model, batches, loss_fn)
+        grouped = per_sample_pass(model, batches, loss_fn, groups=groups)
+        sums = grouped.total
         grad_sq = float(sums.mean_grad @ sums.mean_grad)
         if grad_sq <= CENTRED_PASS_RATIO * sums.mean_sq_norm:
-            return sums, math.sqrt(max(sums.mean_sq_norm - grad_sq, 0.0)), "per_sample"
-        centred = centred_sq_norm_sum(model, batches, loss_fn, sums.grad / sums.samples)
-        variance = centred / sums.samples / sums.tokens_per_sample**2
-        return sums, math.sqrt(variance), "per_sample_centred"
+            return grouped, one_pass_noise(sums), "per_sample", lambda g, rest: one_pass_noise(rest)
+        centre = sums.grad / sums.samples
+        centred = grouped.per_group(centred_sq_norms(model, batches, loss_fn, centre))
+        leave_out = partial(centred_leave_out, grouped, centred)
+        return grouped, centred_noise(sums, math.fsum(centred)), "per_sample_centred", leave_out
     if noise == "minibatch":
         spread = MinibatchSpread()
-        sums = plain_pass(model, batches, loss_fn, dropout_seed=dropout_seed, spread=spread)
-        return sums, math.sqrt(max(spread.variance(sums), 0.0)), "minibatch"
+        grouped = plain_pass(
+            model, batches, loss_fn, groups=groups, dropout_seed=dropout_seed, spread=spread
+        )
+        leave_out = partial(minibatch_leave_out, spread, grouped)
+        return grouped, minibatch_noise(spread, grouped), "minibatch", leave_out
     if noise is None:
-        return plain_pass(model, batches, loss_fn, dropout_seed=dropout_seed), math.nan, "none"
+        grouped = plain_pass(model, batches, loss_fn, groups=groups, dropout_seed=dropout_seed)
+        return grouped, math.nan, "none", None
     raise ValueError(f"noise must be 'per_sample', 'minibatch' or None, not {noise!r}")
 
 
@@ -105,14 +134,20 @@ def estimate(
     max_hvps: int = 100,
     generator: torch.Generator | None = None,
     loss_fn: LossFn = summed_cross_entropy,
+    se_groups: int = SE_GROUPS,
 ) -> Statistics:
-    """Loss, ‖ḡ‖, σ and ‖∇²L‖ over the samples of ``batches`` (re-iterable (inputs, targets)).
+    """Loss, ‖ḡ‖, σ and ‖∇²L‖ over the samples of ``batches`` (re-iterable (inputs, targets)),
+    with standard errors.
 
     ``mode="eval"`` uses BatchNorm running statistics and no dropout; ``mode="train"`` follows the
     authors' code (batch statistics per micro-batch; dropout masks fixed per micro-batch). With
     ``generator=None`` the random start and dropout seeds come from seed 0, so calls agree. The
-    model leaves as it came: modes, buffers and ``.grad`` untouched.
+    model leaves as it came: modes, buffers and ``.grad`` untouched. Micro-batch k of K belongs
+    to jackknife group ⌊k·G/K⌋, G = min(se_groups, K): give at least ``se_groups`` micro-batches
+    (at most ceil(m/se_groups) samples each) for that many groups.
     """
+    if se_groups < 2:
+        raise ValueError(f"se_groups must be at least 2, not {se_groups}")
     if sharpness is not None and sharpness not in SOLVERS:
         raise ValueError(f"sharpness must be one of {sorted(SOLVERS)} or None, not {sharpness!r}")
     require_reiterable(batches)
@@ -120,19 +155,29 @@ def estimate(
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     dropout_seed = int(torch.randint(2**62, (), generator=generator)) if mode == "train" else None
     with measuring_mode(model, mode):
-        sums, sigma, noise_method = _noise(model, batches, loss_fn, noise, mode, dropout_seed)
+        grouped, sigma, noise_method, noise_leave_out = _noise(
+            model, batches, loss_fn, noise, mode, dropout_seed, se_groups
+        )
         eigen = EigenResult(math.nan, False, 0, math.nan)
         if sharpness is not None:
             matvec = partial(hvp, model, batches, loss_fn=loss_fn, dropout_seed=dropout_seed)
             start = _random_start(model, generator)
             eigen = _sharpness(matvec, start, sharpness, sharpness_rtol, max_hvps)
     top = eigen.value if eigen.converged else math.nan
+    sums = grouped.total
+    loss_se, grad_norm_se, noise_se = standard_errors(grouped, noise_leave_out)
     return Statistics(
         loss=sums.mean_loss,
         grad_norm=float(sums.mean_grad.norm()),
         noise=sigma,
         sharpness=abs(top),
         top_eigenvalue=top,
+        loss_se=loss_se,
+        grad_norm_se=grad_norm_se,
+        noise_se=noise_se,
+        # For a symmetric operator an eigenvalue lies within ‖Hy − θy‖ of the Ritz value θ.
+        sharpness_bound=eigen.residual * abs(top),
+        se_groups=grouped.groups,
         samples=sums.samples,
         tokens=sums.tokens,
         hvps=eigen.matvecs,

@@ -49,13 +49,14 @@ def vmap_rule(call: LayerCall) -> dict[str, PerSampleGrad]:
     return {name: from_per_sample(g) for name, g in per_sample.items()}
 
 
-def centred_sq_norm_sum(
+def centred_sq_norms(
     model: nn.Module, batches: Iterable[Batch], loss_fn: LossFn, centre: Tensor
-) -> float:
-    """Σ_i ‖G_i − c‖² over all samples, with G_i = ∇s_i materialised by vmap, in float64.
+) -> list[float]:
+    """Σ_{i∈k} ‖G_i − c‖² of each micro-batch k, with G_i = ∇s_i materialised by vmap, in float64.
 
     The direct form avoids the cancellation of Σ‖G_i‖² − m‖c‖² when σ ≪ ‖ḡ‖; ``centre`` is a
-    flat float64 vector ordered like the trainable parameters.
+    flat float64 vector ordered like the trainable parameters. Per micro-batch, so that the
+    jackknife can leave out groups of them.
     """
     params = _trainable(model)
     pieces = centre.split([p.numel() for p in params.values()])
@@ -68,8 +69,10 @@ def centred_sq_norm_sum(
         return loss_fn(outputs, targets.unsqueeze(0))[0]
 
     per_sample_grad = vmap(grad(sample_loss), in_dims=(None, 0, 0), chunk_size=CHUNK)
-    total = torch.zeros((), dtype=torch.float64, device=centre.device)
+    totals = []  # kept on the device until the end: no sync per micro-batch
     for inputs, targets in on_device(batches, centre.device):
+        total = torch.zeros((), dtype=torch.float64, device=centre.device)
         for name, g in per_sample_grad(params, inputs, targets).items():
             total += (g.double() - centres[name]).square().sum()
-    return float(total)
+        totals.append(total)
+    return torch.stack(totals).tolist()

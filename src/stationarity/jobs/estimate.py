@@ -14,7 +14,9 @@ from torch.utils.data import DataLoader, Subset
 
 from ..data import TEXT_SETS, ContextSegments, build_image_data, load_text_corpus
 from ..estimators import (
+    SE_GROUPS,
     estimate,
+    group_micro_batch,
     nested_subsets,
     sample_size_study,
     summed_cross_entropy,
@@ -28,7 +30,7 @@ from ..tables import write_table
 from ..training.checkpoints import load_verified
 from ..training.spec import TrainSpec
 
-ESTIMATE_OPTIONS = ("mode", "noise", "sharpness", "sharpness_rtol", "max_hvps")
+ESTIMATE_OPTIONS = ("mode", "noise", "sharpness", "sharpness_rtol", "max_hvps", "se_groups")
 
 
 def estimate_options(statistics: dict) -> dict:
@@ -66,6 +68,16 @@ def measured_model(spec: TrainSpec, checkpoint: Path, device: torch.device):
     return model.to(device), data.clean, summed_cross_entropy, state
 
 
+def estimate_micro_batch(statistics: dict, samples: int) -> int:
+    """The micro-batch of an estimate over ``samples``: at most ceil(m/G) in eval mode, so that
+    the G jackknife groups of the standard errors each get their own (the same passes in finer
+    chunks). In train mode a micro-batch is BatchNorm's batch, part of what is measured: kept."""
+    if statistics.get("mode", "eval") == "train":
+        return statistics["micro_batch"]
+    groups = statistics.get("se_groups", SE_GROUPS)
+    return group_micro_batch(samples, statistics["micro_batch"], groups)
+
+
 def estimator_settings(statistics: dict) -> dict:
     """The settings that define an estimate, recorded beside it (the samples are a column)."""
     return {
@@ -75,6 +87,8 @@ def estimator_settings(statistics: dict) -> dict:
         "sharpness_method": str(statistics.get("sharpness", "lanczos")),
         "sharpness_rtol": statistics.get("sharpness_rtol", 1e-3),  # estimate's defaults
         "max_hvps": statistics.get("max_hvps", 100),
+        # The estimate's `se_groups` column holds the groups used (fewer for few micro-batches).
+        "se_groups_requested": statistics.get("se_groups", SE_GROUPS),
     }
 
 
@@ -105,7 +119,7 @@ def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=Non
         indices = nested_subsets(len(samples), [m], generator)[0].tolist()
         loader = DataLoader(
             Subset(samples, indices),
-            batch_size=statistics["micro_batch"],
+            batch_size=estimate_micro_batch(statistics, m),
             num_workers=workers,
             persistent_workers=workers > 0,  # the Hessian passes reread the same samples
         )

@@ -2,26 +2,36 @@
 
 One table per run holds three kinds of rows: ``estimate`` (the statistics at a checkpoint),
 ``sample_size`` (the same at one subset size of the sample-size study, in column ``size``) and
-``iteration`` (the per-step training loss ``train_loss`` and learning rate ``lr``). Figures read
-only these tables, split back into one frame per kind by ``split_kinds``.
+``iteration`` (the per-step training loss ``train_loss`` and learning rate ``lr``). Beside each
+``value``, ``se`` holds its standard error (loss, grad_norm, noise) and ``bound`` the eigenvalue
+solver's bound (sharpness, top_eigenvalue). Figures read only these tables, split back into one
+frame per kind by ``split_kinds``.
 """
 
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..files import atomic_write_bytes, run_name
 
 RUN = ["experiment", "schedule", "seed"]
 STATISTICS = ["loss", "grad_norm", "noise", "sharpness", "top_eigenvalue"]
+# Beside each value: its standard error (jackknife) and the solver's bound, from these columns
+# of an estimate; NaN for statistics without one and in tables written before they existed.
+ERRORS = {
+    "se": {"loss": "loss_se", "grad_norm": "grad_norm_se", "noise": "noise_se"},
+    "bound": {"sharpness": "sharpness_bound", "top_eigenvalue": "sharpness_bound"},
+}
 # Columns that describe how a measurement was made, kept beside every value.
 METADATA = [
     "run_identity", "samples", "tokens", "hvps", "sharpness_converged", "noise_method", "mode",
-    "micro_batch", "subset_seed", "noise_requested", "sharpness_method", "sharpness_rtol",
-    "max_hvps", "seconds", "device", "version", "commit", "dirty",
+    "se_groups", "micro_batch", "subset_seed", "noise_requested", "sharpness_method",
+    "sharpness_rtol", "max_hvps", "se_groups_requested", "seconds", "device", "version",
+    "commit", "dirty",
 ]  # fmt: skip
-COLUMNS = [*RUN, "kind", "step", "epoch", "size", "statistic", "value", *METADATA]
+COLUMNS = [*RUN, "kind", "step", "epoch", "size", "statistic", "value", *ERRORS, *METADATA]
 ITERATION_STATISTICS = {"loss": "train_loss", "lr": "lr"}  # training-log column -> statistic
 
 
@@ -36,7 +46,12 @@ def tidy_statistics(wide: pd.DataFrame, extra: Iterable[str] = ()) -> pd.DataFra
     ids = [*RUN, "step", "epoch", *extra]
     meta = [column for column in METADATA if column in wide]
     tidy = wide.melt(id_vars=ids + meta, value_vars=STATISTICS, var_name="statistic")
-    return tidy[[*ids, "statistic", "value", *meta]].sort_values([*ids, "statistic"])
+    # melt stacks one block of rows per statistic, each in the order of ``wide``.
+    missing = pd.Series(np.nan, index=wide.index)
+    for error, columns in ERRORS.items():
+        blocks = [wide.get(columns.get(statistic), missing) for statistic in STATISTICS]
+        tidy[error] = pd.concat(blocks, ignore_index=True).astype("float64")
+    return tidy[[*ids, "statistic", "value", *ERRORS, *meta]].sort_values([*ids, "statistic"])
 
 
 def tidy_iterations(log: pd.DataFrame, experiment: str, schedule: str, seed: int) -> pd.DataFrame:
@@ -69,9 +84,13 @@ def run_table(estimates: pd.DataFrame, studies: pd.DataFrame, log: pd.DataFrame)
 
 
 def restored(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The columns of one kind of rows, nullable integers and booleans back to plain ones."""
+    """The columns of one kind of rows, nullable integers and booleans back to plain ones.
+
+    Columns empty for these rows are dropped, except the errors: those stay, NaN where unknown.
+    """
     frame = frame[[column for column in columns if column in frame]]
-    frame = frame.dropna(axis="columns", how="all").reset_index(drop=True)
+    empty = [c for c in frame if c not in ERRORS and frame[c].isna().all()]
+    frame = frame.drop(columns=empty).reset_index(drop=True)
     plain = {"Int64": "int64", "Float64": "float64", "boolean": "bool"}
     return frame.astype(
         {
@@ -97,8 +116,8 @@ def split_kinds(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     first = rows.drop_duplicates(RUN)[RUN].reset_index(drop=True).reset_index(names="position")
     iterations = iterations.merge(first, on=RUN).sort_values(["position", "step"], kind="stable")
     return {
-        "stats": restored(stats, [*ids, "statistic", "value", *METADATA]),
-        "sample_size": restored(studies, [*ids, "size", "statistic", "value", *METADATA]),
+        "stats": restored(stats, [*ids, "statistic", "value", *ERRORS, *METADATA]),
+        "sample_size": restored(studies, [*ids, "size", "statistic", "value", *ERRORS, *METADATA]),
         "iterations": restored(iterations, [*ids, "lr", "loss"]),
     }
 
