@@ -1,5 +1,6 @@
 """Tiny models and data for the estimator tests, and brute-force references in float64."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -165,3 +166,12 @@ def top_dense_eigenvalue(model: nn.Module, inputs: Tensor, targets: Tensor) -> f
     """The Hessian eigenvalue of largest magnitude, with its sign."""
     eigenvalues = torch.linalg.eigvalsh(dense_hessian(model, inputs, targets))
     return float(eigenvalues[eigenvalues.abs().argmax()])
+
+
+@pytest.fixture
+def float64():
+    """Float64 as torch's default dtype for one test (tests that compare to 1e-10 use it)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pandas as pd
 import pytest
 import torch
-from estimator_models import image_data, mlp, seeded, split, top_dense_eigenvalue
+from estimator_models import float64, image_data, mlp, seeded, split, top_dense_eigenvalue
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -16,14 +16,7 @@ from stationarity.jobs.estimate import estimate_micro_batch
 from stationarity.tables import run_table, split_kinds, tidy_iterations, tidy_statistics
 
 KEYS = ("loss", "grad_norm", "noise")
-
-
-@pytest.fixture(autouse=True)
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures(float64.__name__)
 
 
 def _jackknife(values: list[float]) -> float:

@@ -10,6 +10,7 @@ from estimator_models import (
     TinyTransformer,
     brute_force,
     conv_net,
+    float64,
     image_data,
     mlp,
     randomise_batch_norms,
@@ -80,14 +81,7 @@ def _model_and_data(name: str):
 
 
 MODELS = ["mlp", "cnn", "transformer", "fallback", "tied"]
-
-
-@pytest.fixture(autouse=True)
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures(float64.__name__)
 
 
 @pytest.mark.filterwarnings("ignore:There is a performance drop")  # vmap over fused attention
