@@ -145,7 +145,7 @@ def test_figures_and_estimates_are_mirrored_to_offline_wandb(tmp_path):
     fig.savefig(png)
     wandb = {"mode": "offline", "project": "p", "dir": str(tmp_path / "wandb")}
     mirror_figure("fig2", png, wandb)
-    tidy = tidy_statistics(estimates())
+    tidy = tidy_statistics(estimates()).assign(se=0.01)
     for schedule, run in tidy.groupby("schedule"):
         mirror_estimates(f"exp/{schedule}/seed0", "0123456789ab", run, wandb)
     runs = sorted((tmp_path / "wandb" / "wandb").glob("offline-run-*"))
@@ -155,6 +155,7 @@ def test_figures_and_estimates_are_mirrored_to_offline_wandb(tmp_path):
     assert sorted(row["estimate/grad_norm"] for row in history) == pytest.approx(
         sorted(estimates().grad_norm)
     )
+    assert {row["estimate/grad_norm_se"] for row in history} == {0.01}  # with its error
 
 
 def test_schedule_labels_of_the_config_reach_the_figure():

@@ -39,9 +39,15 @@ def mirror_estimates(name: str, identity: str, stats: pd.DataFrame, wandb: dict)
     }
     run_id = estimate_run_id(name, identity)
     tracker = mirror_run(wandb, run_id, name, "estimate", experiment, config)
-    wide = stats.pivot_table(index=["step", "epoch"], columns="statistic", values="value")
+    # Each estimate with its standard error (and sharpness with its solver bound), where known.
+    columns = [column for column in ("value", "se", "bound") if column in stats]
+    wide = stats.pivot(index=["step", "epoch"], columns="statistic", values=columns)
     for (step, epoch), row in wide.iterrows():
-        metrics = {f"estimate/{key}": float(value) for key, value in row.items()}
+        metrics = {
+            f"estimate/{key}" + ("" if column == "value" else f"_{column}"): float(value)
+            for (column, key), value in row.items()
+            if column == "value" or value == value  # NaN errors are not logged
+        }
         tracker.log({**metrics, "epoch": float(epoch)}, step=int(step))
     tracker.finish()
 
