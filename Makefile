@@ -1,4 +1,5 @@
-# `make demo` builds the demo study and its report; `make test` runs the test suite.
+# `make demo` builds the demo study and its report; `make test` runs the test suite;
+# `make readme-figures` refreshes the two demo figures README shows.
 # Each creates .venv when it is missing: the exact versions of requirements.lock, then the package
 # in editable mode. `make lock` refreshes requirements.lock from the ranges in pyproject.toml (in a
 # fresh venv), and with it envs/stationarity.yaml, the rules' conda environment.
@@ -8,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: demo test lint clean lock
+.PHONY: demo test lint clean lock readme-figures
 
 $(BIN)/snakemake: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,13 @@ demo: $(BIN)/snakemake
 
 test: $(BIN)/snakemake
 	$(BIN)/python -m pytest
+
+# The two demo figures README shows (committed): drawn by the demo study, then copied.
+readme-figures: $(BIN)/snakemake
+	$(BIN)/snakemake --profile local fig2 fig7
+	mkdir -p docs
+	cp results/demo/figures/fig2.png docs/demo-fig2.png
+	cp results/demo/figures/fig7.png docs/demo-fig7.png
 
 lint: $(BIN)/snakemake
 	$(BIN)/ruff check src tests workflow/scripts envs/generate.py

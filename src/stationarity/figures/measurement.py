@@ -28,7 +28,7 @@ def panel_title(source: dict) -> str:
 
 def loss_oscillation(stats, iterations, sources, sample_size=None) -> tuple:
     """Fig. 6: per-iteration training loss against epochs over the last part of each source's run,
-    with its running mean over one epoch."""
+    with its running mean over one epoch (or a fifth of the part shown, if that is shorter)."""
     fig, axes = style.subplots(1, len(sources), panel=(6, 3.4))
     palette, plotted = style.colors(sources), []
     for ax, source in zip(axes[0], sources, strict=True):
@@ -38,8 +38,12 @@ def loss_oscillation(stats, iterations, sources, sample_size=None) -> tuple:
             run = run.sort_values("step")
             run = run.assign(x=in_epochs(run, per_epoch))
             epoch = int(per_epoch.loc[(source["experiment"], schedule, seed)])
-            mean = run.loss.rolling(max(1, epoch), min_periods=1).mean()
             tail = run.step >= run.step.max() * (1 - source.get("last_fraction", 0.2))
+            # One epoch, but no more than a fifth of the part shown: over a short run an epoch's
+            # window would average in the start of training, far above the curve it summarises.
+            window = max(1, min(epoch, int(tail.sum()) // 5))
+            mean = run.loss.rolling(window, min_periods=1).mean()
+            span = "1 epoch" if window == epoch else f"{window} steps"
             name = schedule_label([source], source["experiment"], schedule)
             color = palette.get(schedule, "C0")
             # rasterized: a PDF line of 10⁵ vertices is slow to open
@@ -51,7 +55,7 @@ def loss_oscillation(stats, iterations, sources, sample_size=None) -> tuple:
                 label=f"{name}, per step",
                 rasterized=True,
             )
-            ax.plot(run.x[tail], mean[tail], lw=1.6, color="0.15", label="running mean (1 epoch)")
+            ax.plot(run.x[tail], mean[tail], lw=1.6, color="0.15", label=f"running mean ({span})")
             for statistic, values in (("train_loss", run.loss), ("train_loss_epoch_mean", mean)):
                 plotted.append(
                     pd.DataFrame(

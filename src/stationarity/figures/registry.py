@@ -143,7 +143,8 @@ FIGURES = {
                 "**Fig. 6.** The per-iteration training loss (not a running average) against "
                 "epochs over the last part of training at a constant rate, one panel per source "
                 "run: it oscillates at the scale of η‖∇L‖ from step to step, so only its time "
-                "average converges; the dark line is its running mean over one epoch."
+                "average converges; the dark line is its running mean over one epoch (or over a "
+                "fifth of the part shown, if that is shorter)."
             ),
             paper=(
                 "the last 50 of 300 epochs of ResNet-101 on ImageNet at lr 0.01 (left) and the "
