@@ -215,3 +215,17 @@ def test_standard_errors_match_the_spread_over_random_subsets():
         # Centred on the full-data value up to ‖ḡ‖'s bias, about σ²/(2m‖ḡ‖) = 0.4 sd here.
         assert abs(found[key].mean() - getattr(full, key)) <= spread, key
         assert found[f"{key}_se"].median() == pytest.approx(spread, rel=0.25), key
+
+
+def test_hessian_batches_hold_the_same_samples_in_larger_micro_batches():
+    model = mlp().eval()
+    inputs, targets = image_data(40, (6,), 3, seed=1)
+    fine, coarse = split(inputs, targets, 4), split(inputs, targets, 20)
+    alone = estimate(model, fine, sharpness_rtol=1e-8, max_hvps=40)
+    paired = estimate(model, fine, hessian_batches=coarse, sharpness_rtol=1e-8, max_hvps=40)
+    assert paired.sharpness == pytest.approx(alone.sharpness, rel=1e-6)
+    assert (paired.loss, paired.grad_norm, paired.se_groups) == (
+        alone.loss, alone.grad_norm, alone.se_groups
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="train mode"):
+        estimate(model, fine, mode="train", noise="minibatch", hessian_batches=coarse)

@@ -42,6 +42,10 @@ def sample_size_study(
     rows = []
     for size, indices in zip(sizes, nested_subsets(len(dataset), sizes, generator), strict=True):
         batch_size = micro_batch if train else group_micro_batch(size, micro_batch, groups)
-        loader = DataLoader(Subset(dataset, indices.tolist()), batch_size=batch_size)
-        rows.append({"size": size, **asdict(estimate(model, loader, **estimate_kwargs))})
+        subset = Subset(dataset, indices.tolist())
+        loader = DataLoader(subset, batch_size=batch_size)
+        # The HVPs need no jackknife groups: they read the subset in full-size micro-batches.
+        hessian = None if batch_size == micro_batch else DataLoader(subset, batch_size=micro_batch)
+        stats = estimate(model, loader, hessian_batches=hessian, **estimate_kwargs)
+        rows.append({"size": size, **asdict(stats)})
     return pd.DataFrame(rows)

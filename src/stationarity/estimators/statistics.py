@@ -135,6 +135,7 @@ def estimate(
     generator: torch.Generator | None = None,
     loss_fn: LossFn = summed_cross_entropy,
     se_groups: int = SE_GROUPS,
+    hessian_batches: Iterable[Batch] | None = None,
 ) -> Statistics:
     """Loss, ‖ḡ‖, σ and ‖∇²L‖ over the samples of ``batches`` (re-iterable (inputs, targets)),
     with standard errors.
@@ -144,13 +145,17 @@ def estimate(
     ``generator=None`` the random start and dropout seeds come from seed 0, so calls agree. The
     model leaves as it came: modes, buffers and ``.grad`` untouched. Micro-batch k of K belongs
     to jackknife group ⌊k·G/K⌋, G = min(se_groups, K): give at least ``se_groups`` micro-batches
-    (at most ceil(m/se_groups) samples each) for that many groups.
+    (at most ceil(m/se_groups) samples each) for that many groups. ``hessian_batches``, if
+    given, holds the same samples in larger micro-batches for the Hessian-vector products, whose
+    cost falls with fewer, larger batches and which need no groups (eval mode only).
     """
     if se_groups < 2:
         raise ValueError(f"se_groups must be at least 2, not {se_groups}")
     if sharpness is not None and sharpness not in SOLVERS:
         raise ValueError(f"sharpness must be one of {sorted(SOLVERS)} or None, not {sharpness!r}")
     require_reiterable(batches)
+    if hessian_batches is not None and mode != "eval":
+        raise ValueError("hessian_batches: in train mode the micro-batches are BatchNorm's batches")
     started = time.perf_counter()
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     dropout_seed = int(torch.randint(2**62, (), generator=generator)) if mode == "train" else None
@@ -160,7 +165,9 @@ def estimate(
         )
         eigen = EigenResult(math.nan, False, 0, math.nan)
         if sharpness is not None:
-            matvec = partial(hvp, model, batches, loss_fn=loss_fn, dropout_seed=dropout_seed)
+            hessian = batches if hessian_batches is None else hessian_batches
+            require_reiterable(hessian)
+            matvec = partial(hvp, model, hessian, loss_fn=loss_fn, dropout_seed=dropout_seed)
             start = _random_start(model, generator)
             eigen = _sharpness(matvec, start, sharpness, sharpness_rtol, max_hvps)
     top = eigen.value if eigen.converged else math.nan

@@ -117,13 +117,15 @@ def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=Non
     if sizes is None:
         m = min(statistics["samples"], len(samples))
         indices = nested_subsets(len(samples), [m], generator)[0].tolist()
-        loader = DataLoader(
-            Subset(samples, indices),
-            batch_size=estimate_micro_batch(statistics, m),
-            num_workers=workers,
-            persistent_workers=workers > 0,  # the Hessian passes reread the same samples
-        )
-        table = pd.DataFrame([asdict(estimate(model, loader, **options))])
+        subset = Subset(samples, indices)
+        micro_batch = estimate_micro_batch(statistics, m)
+        # Persistent workers: the Hessian passes reread the samples, up to max_hvps times.
+        loaded = dict(num_workers=workers, persistent_workers=workers > 0)
+        loader = DataLoader(subset, batch_size=micro_batch, **loaded)
+        hessian = None
+        if micro_batch < statistics["micro_batch"]:  # finer chunks serve only the SE groups
+            hessian = DataLoader(subset, batch_size=statistics["micro_batch"], **loaded)
+        table = pd.DataFrame([asdict(estimate(model, loader, hessian_batches=hessian, **options))])
     else:
         beyond = [size for size in sizes if size > len(samples)]
         if beyond:  # image sets are checked at planning; a corpus's size is known only now
