@@ -48,7 +48,10 @@ for figure_name in config["figures"]:
 # Snakemake takes a target that is no rule's name for a file; this rule claims such bare names.
 rule unknown_target:
     input:
-        unknown_target,
+        # A bare target that names no rule is a mistyped one: stop, saying which targets exist.
+        lambda w: PLAN.named_target(
+            w.target, [r.name for r in workflow.rules if not r.has_wildcards()]
+        ),
     output:
         "{target}",
     wildcard_constraints:

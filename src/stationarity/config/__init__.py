@@ -1,7 +1,14 @@
 """A study's config: the JSON schema and the studies shipped with the package, validation."""
 
 from .shipped import SHIPPED, config_path
-from .validate import SCHEMA_PATH, SYNTHETIC_FIGURES, ConfigError, load_config, validate_config
+from .validate import (
+    SCHEMA_PATH,
+    SYNTHETIC_FIGURES,
+    ConfigError,
+    load_config,
+    validate_config,
+    validate_files,
+)
 from .yaml_file import read_yaml
 
 __all__ = [
@@ -13,4 +20,5 @@ __all__ = [
     "load_config",
     "read_yaml",
     "validate_config",
+    "validate_files",
 ]

@@ -104,6 +104,17 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> None:
         raise ConfigError(f"invalid config ({len(messages)} problem(s)):\n{lines}")
 
 
+def validate_files(paths: list, config: dict) -> None:
+    """ConfigError if a config file is malformed (it names file, line and column) or the config
+    they make is invalid (named by the files); the workflow's check of its ``--configfile``s."""
+    for path in paths:
+        read_yaml(path)  # refuses a key given twice, which Snakemake's reader would overwrite
+    try:
+        validate_config(config)
+    except ConfigError as error:
+        raise ConfigError(f"{', '.join(map(str, paths)) or 'config'}: {error}") from None
+
+
 def load_config(path: Path | str, schema_path: Path = SCHEMA_PATH) -> dict:
     """Read the YAML config at path and validate it; ConfigError messages name the file."""
     config = read_yaml(path)

@@ -3,5 +3,6 @@
 from .paths import Paths, Run
 from .resources import Resources
 from .study import StudyPlan, UnknownTargetError
+from .workflow_plan import WorkflowPlan
 
-__all__ = ["Paths", "Resources", "Run", "StudyPlan", "UnknownTargetError"]
+__all__ = ["Paths", "Resources", "Run", "StudyPlan", "UnknownTargetError", "WorkflowPlan"]

@@ -73,6 +73,15 @@ class StudyPlan:
             )
         return int(step)
 
+    def named_target(self, target: str, rule_names: list[str]) -> None:
+        """UnknownTargetError listing the figures and other targets: ``target`` names no rule."""
+        figures = self.config["figures"]
+        others = ", ".join(name for name in sorted(rule_names) if name not in figures)
+        raise UnknownTargetError(
+            f"unknown target {target!r}; figures of this study: {', '.join(figures)}; "
+            f"other targets: {others}"
+        )
+
     # --- runs, their identities and checkpoints -------------------------------------------------
     def base_settings(self, run: Run) -> dict:
         """The plain-data description of a run: its experiment's training keys and its schedule."""
