@@ -1,4 +1,4 @@
-# The study's plan (stationarity.plan.StudyPlan), the names every wildcard may take, and the check
+# The study's plan (stationarity.plan.WorkflowPlan), the names every wildcard may take, and the check
 # that the SLURM executor runs where SLURM is.
 
 import re
@@ -13,11 +13,12 @@ from stationarity.config import SYNTHETIC_FIGURES, ConfigError, validate_files
 from stationarity.plan import WorkflowPlan
 from stationarity.plan.resources import missing_slurm_commands
 
-
 try:
     validate_files(workflow.configfiles, config)
 except ConfigError as error:
-    sys.exit(str(error))  # a user error: the message alone, as `stationarity validate` prints it
+    sys.exit(
+        str(error)
+    )  # a user error: the message alone, as `stationarity validate` prints it
 
 
 PLAN = WorkflowPlan(config)
