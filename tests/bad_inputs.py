@@ -50,6 +50,18 @@ CONFIG_EDITS = {
         lambda c: mnist(c)["statistics"].update(samples=8192),
         f"'{E}.mnist_underfit.statistics.samples': 8192 is more than the 5000 training samples",
     ),
+    "sharpness subset beyond the samples": (
+        lambda c: mnist(c)["statistics"].update(sharpness_samples=4096),
+        f"'{E}.mnist_underfit.statistics.sharpness_samples': 4096 is more than the 2048 samples",
+    ),
+    "sharpness rhythm off the estimates'": (
+        lambda c: mnist(c)["statistics"].update(sharpness_every=3),
+        f"'{E}.mnist_underfit.statistics.sharpness_every': 3 is not a multiple of statistics.every",
+    ),
+    "sample-size sharpness at a size not studied": (
+        lambda c: mnist(c)["sample_size"].update(sharpness_sizes=[64, 300]),
+        f"'{E}.mnist_underfit.sample_size.sharpness_sizes': [300] are not in sample_size.sizes",
+    ),
     "milestone after the run": (
         lambda c: schedule(c, "digits_overfit", "multistep").update(milestones_epochs=[15, 40]),
         f"'{E}.digits_overfit.schedules.multistep.milestones_epochs': [40] at or after the end",

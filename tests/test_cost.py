@@ -34,7 +34,14 @@ def test_halving_the_samples_lowers_the_estimate_cost(repo):
     for experiment in config["experiments"].values():
         experiment["statistics"]["samples"] //= 2
     after = cost_summary(StudyPlan(config))["rules"]["estimate"]["gpu_hours"]
-    assert after < 0.6 * before
+    assert after < before  # the gradient pass halves; the sharpness keeps its k samples
+    for experiment in config["experiments"].values():  # sharpness over all m: it halves too
+        experiment["statistics"].pop("sharpness_samples", None)
+    whole = cost_summary(StudyPlan(config))["rules"]["estimate"]["gpu_hours"]
+    config = copy.deepcopy(config)
+    for experiment in config["experiments"].values():
+        experiment["statistics"]["samples"] //= 2
+    assert cost_summary(StudyPlan(config))["rules"]["estimate"]["gpu_hours"] < 0.6 * whole
 
 
 def test_training_hours_are_samples_over_the_rate():
@@ -66,3 +73,50 @@ def test_cost_prints_a_table_or_json(repo, capsys):
     assert summary["throughput"] == str(THROUGHPUT)
     main(["cost", str(repo / "config" / "demo.yaml")])
     assert capsys.readouterr().out.startswith("rule ")
+
+
+def test_sharpness_on_fewer_samples_or_checkpoints_costs_less(repo):
+    paper = plan_of(repo, "config")
+    config = copy.deepcopy(paper.config)
+    imagenet = config["experiments"]["imagenet_resnet101"]["statistics"]
+
+    def estimate_hours(**statistics) -> float:
+        imagenet.update(statistics)
+        return cost_summary(StudyPlan(config))["rules"]["estimate"]["gpu_hours"]
+
+    full = estimate_hours(sharpness_samples=160_000, sharpness_every=1)
+    tenth = estimate_hours(sharpness_samples=16_000)
+    alternate = estimate_hours(sharpness_every=2)
+    assert tenth < 0.5 * full and alternate < tenth
+    # The gradient pass over all m samples stays at every estimated checkpoint.
+    assert estimate_hours(sharpness="none") > 0
+
+
+def test_each_estimate_is_priced_and_sized_with_or_without_its_sharpness(repo):
+    plan = plan_of(repo, "config")
+    run = next(r for r in plan.runs if r.experiment == "imagenet_resnet101")
+    config = copy.deepcopy(plan.config)
+    config["experiments"]["imagenet_resnet101"]["statistics"].update(sharpness_every=2)
+    plan = StudyPlan(config)
+    sharp, estimated = plan.sharpness_steps(run), plan.estimated_steps(run)
+    assert set(sharp) < set(estimated) and estimated[-1] in sharp
+    skipped = next(step for step in estimated if step not in sharp)
+    with_sharpness = plan.estimate_resources(run, sharp[0])
+    without = plan.estimate_resources(run, skipped)
+    assert without.hours_per_attempt < with_sharpness.hours_per_attempt
+    assert plan.measures_sharpness(run, sharp[0]) and not plan.measures_sharpness(run, skipped)
+
+
+def test_the_paper_study_fits_a_cluster(repo):
+    """Measurement at most half of training; estimates within 4 h, sample-size jobs within 8 h,
+    while every sample-size sweep reaches twice the m it checks."""
+    paper = plan_of(repo, "config")
+    rules = cost_summary(paper)["rules"]
+    measuring = rules["estimate"]["gpu_hours"] + rules["sample_size"]["gpu_hours"]
+    assert measuring <= 0.5 * rules["train"]["gpu_hours"]
+    assert rules["estimate"]["max_job_hours"] <= 4 and rules["sample_size"]["max_job_hours"] <= 8
+    for experiment in paper.experiments.values():
+        if "sample_size" in experiment:
+            assert (
+                max(experiment["sample_size"]["sizes"]) >= 2 * experiment["statistics"]["samples"]
+            )

@@ -227,5 +227,13 @@ def test_hessian_batches_hold_the_same_samples_in_larger_micro_batches():
     assert (paired.loss, paired.grad_norm, paired.se_groups) == (
         alone.loss, alone.grad_norm, alone.se_groups
     )  # fmt: skip
-    with pytest.raises(ValueError, match="train mode"):
-        estimate(model, fine, mode="train", noise="minibatch", hessian_batches=coarse)
+
+
+def test_sharpness_on_a_prefix_is_that_of_the_prefix_alone():
+    model = mlp().eval()
+    inputs, targets = image_data(40, (6,), 3, seed=1)
+    prefix = split(inputs[:12], targets[:12], 4)
+    whole = estimate(model, split(inputs, targets, 4), hessian_batches=prefix, sharpness_rtol=1e-8)
+    alone = estimate(model, prefix, sharpness_rtol=1e-8)
+    assert whole.sharpness == pytest.approx(alone.sharpness, rel=1e-6)
+    assert whole.loss != pytest.approx(alone.loss)  # the other statistics keep all 40 samples

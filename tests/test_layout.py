@@ -25,6 +25,7 @@ ALLOWED = {
         "synthetic",
         "files",
         "provenance",
+        "progress",
     },
     "plan": {"config", "training.spec", "training.schedules", "data.catalog", "files"},
     "config": {"data.catalog"},

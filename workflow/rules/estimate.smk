@@ -11,15 +11,18 @@ rule estimate:
         f"{PATHS.logs}/estimate/{{experiment}}/{{schedule}}/seed{{seed}}/step{{step}}.log",
     conda:
         "../../envs/stationarity.yaml"
-    threads: lambda w: PLAN.estimate_resources(PLAN.run(w)).threads
+    threads: lambda w: PLAN.estimate_resources(PLAN.run(w), w.step).threads
     resources:
-        gpu=lambda w: PLAN.estimate_resources(PLAN.run(w)).gpu,
-        cpus_per_task=lambda w: PLAN.estimate_resources(PLAN.run(w)).threads,
-        mem_mb=lambda w: PLAN.estimate_resources(PLAN.run(w)).mem_mb,
-        runtime=lambda w, attempt: PLAN.estimate_resources(PLAN.run(w)).runtime(attempt),
+        gpu=lambda w: PLAN.estimate_resources(PLAN.run(w), w.step).gpu,
+        cpus_per_task=lambda w: PLAN.estimate_resources(PLAN.run(w), w.step).threads,
+        mem_mb=lambda w: PLAN.estimate_resources(PLAN.run(w), w.step).mem_mb,
+        runtime=lambda w, attempt: PLAN.estimate_resources(
+            PLAN.run(w), w.step
+        ).runtime(attempt),
     params:
         run=lambda w: PLAN.estimate_settings(PLAN.run(w)),
         checkpoint=lambda w: PLAN.checkpoint_file(PLAN.run(w), w.step),
+        sharpness=lambda w: PLAN.measures_sharpness(PLAN.run(w), w.step),
     script:
         "../scripts/estimate.py"
 
@@ -45,6 +48,7 @@ rule sample_size:
         run=lambda w: PLAN.estimate_settings(PLAN.run(w)),
         checkpoint=lambda w: PLAN.checkpoint_file(PLAN.run(w), w.step),
         sizes=lambda w: PLAN.sample_sizes(PLAN.run(w)),
+        sharpness_sizes=lambda w: PLAN.sharpness_sizes(PLAN.run(w)),
     script:
         "../scripts/estimate.py"
 

@@ -17,6 +17,8 @@ try:
         Path(snakemake.output[0]),
         threads=snakemake.threads,
         sizes=snakemake.params.get("sizes"),
+        sharpness=snakemake.params.get("sharpness", True),
+        sharpness_sizes=snakemake.params.get("sharpness_sizes"),
     )
 except (CorruptCheckpointError, IdentityMismatchError, DataRevisionError) as error:
     sys.exit(str(error))  # damage, not a bug: the message names the file and what to do

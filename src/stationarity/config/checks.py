@@ -137,9 +137,43 @@ def data_option_errors(name: str, experiment: dict) -> list[str]:
     ]
 
 
+def statistics_errors(name: str, experiment: dict) -> list[str]:
+    """A sharpness subset larger than the samples, a sharpness rhythm off the estimates', and
+    sample-size sharpness sizes outside the study's sizes."""
+    statistics, key = experiment["statistics"], f"experiments.{name}"
+    problems = []
+    k = statistics.get("sharpness_samples")
+    if k is not None and k > statistics["samples"]:
+        problems.append(
+            f"'{key}.statistics.sharpness_samples': {k} is more than the {statistics['samples']} "
+            "samples it is drawn from (statistics.samples)"
+        )
+    every, sharpness_every = statistics.get("every", 1), statistics.get("sharpness_every")
+    if sharpness_every is not None and sharpness_every % every:
+        problems.append(
+            f"'{key}.statistics.sharpness_every': {sharpness_every} is not a multiple of "
+            f"statistics.every ({every}); sharpness is measured only where an estimate runs"
+        )
+    study = experiment.get("sample_size", {})
+    stray = sorted(set(study.get("sharpness_sizes", [])) - set(study.get("sizes", [])))
+    if stray:
+        problems.append(
+            f"'{key}.sample_size.sharpness_sizes': {stray} are not in sample_size.sizes "
+            f"{study['sizes']}"
+        )
+    return problems
+
+
 def run_errors(config: dict) -> list[str]:
-    """Every model, schedule, data-option and data-limit problem of the config's experiments."""
-    checks = (model_errors, schedule_errors, data_option_errors, data_limit_errors)
+    """Every model, schedule, data-option, data-limit and statistics problem of the config's
+    experiments."""
+    checks = (
+        model_errors,
+        schedule_errors,
+        data_option_errors,
+        data_limit_errors,
+        statistics_errors,
+    )
     return [
         message
         for name, experiment in config.get("experiments", {}).items()

@@ -10,7 +10,7 @@ import math
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,7 @@ from .microbatches import (
     on_device,
     trainable_parameters,
 )
+from .progress import Phase
 
 
 @dataclass
@@ -133,9 +134,21 @@ class _Running:
 
 class GroupTotals:
     """Sums of one pass per cell, running on the device until each group is complete, then moved
-    to the host: G parameter vectors in float64 there, one at a time on the device."""
+    to the host: G parameter vectors in float64 there, one at a time on the device.
 
-    def __init__(self, assignment: list[int], params: list[nn.Parameter], by_size: bool = False):
+    With a ``phase``, it resumes from the phase's saved state (the finished groups) and reports
+    each micro-batch, with a snapshot at the end of each group; with a ``spread``, it also feeds
+    the mini-batch estimator (whose state the snapshot holds too).
+    """
+
+    def __init__(
+        self,
+        assignment: list[int],
+        params: list[nn.Parameter],
+        by_size: bool = False,
+        phase: Phase | None = None,
+        spread: "MinibatchSpread | None" = None,
+    ):
         self.assignment = assignment
         self.by_size = by_size
         self.device = params[0].device
@@ -143,6 +156,26 @@ class GroupTotals:
         self.cells: dict[Key, GradientSums] = {}
         self.running: dict[Key, _Running] = {}
         self.added = 0
+        self.phase, self.spread = phase, spread
+        if phase is not None and phase.saved is not None:
+            self._restore(phase.saved)
+
+    def _restore(self, saved: dict) -> None:
+        if saved["assignment"] != self.assignment:
+            raise ValueError("the saved sums come from other micro-batches: cannot resume")
+        self.cells = {tuple(key): GradientSums(**cell) for key, cell in saved["cells"]}
+        self.added = saved["added"]
+        if self.spread is not None:
+            self.spread.restore(saved["spread"])
+
+    def snapshot(self) -> dict:
+        """The finished groups' sums (and the spread's state), to resume from."""
+        return {
+            "assignment": self.assignment,
+            "added": self.added,
+            "cells": [(list(key), asdict(cell)) for key, cell in self.cells.items()],
+            "spread": self.spread.snapshot() if self.spread is not None else None,
+        }
 
     def add(self, loss: Tensor, count: Tensor, samples: int, grad: Tensor, sq_norms=None) -> Key:
         """Count the next micro-batch: its summed loss and gradient, loss terms, samples and
@@ -159,11 +192,21 @@ class GroupTotals:
         running.samples += samples
         running.grad += grad
         running.sq_norms = running.sq_norms + sq_norms if sq_norms is not None else math.nan
+        if self.spread is not None:
+            self.spread.add(grad, samples, key)
         self.added += 1
-        if self.added == len(self.assignment) or self.assignment[self.added] != group:
+        finished = self.added == len(self.assignment) or self.assignment[self.added] != group
+        if finished:
             self.cells.update((key, cell.on_host()) for key, cell in self.running.items())
             self.running.clear()
+        if self.phase is not None:
+            self.phase.report(self.added, self.snapshot if finished else None)
         return key
+
+    @property
+    def start(self) -> int:
+        """The first micro-batch the pass still has to read (after a resume, not 0)."""
+        return self.added
 
     def grouped(self) -> GroupedSums:
         """The sums of the finished pass."""
@@ -188,11 +231,27 @@ class MinibatchSpread:
     sq_norms: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
     counts: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
 
+    def snapshot(self) -> dict:
+        """The streamed sums so far, to resume from (copies: they keep growing)."""
+        return {
+            "shift": self.shift.cpu() if self.shift is not None else None,
+            "sq_norms": [(list(k), v) for k, v in self.sq_norms.items()],
+            "counts": [(list(k), v) for k, v in self.counts.items()],
+        }
+
+    def restore(self, saved: dict) -> None:
+        """Continue from a ``snapshot``."""
+        self.shift = saved["shift"]
+        self.sq_norms.update((tuple(k), v) for k, v in saved["sq_norms"])
+        self.counts.update((tuple(k), v) for k, v in saved["counts"])
+
     def add(self, grad_sum: Tensor, size: int, key: Key) -> None:
         """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i."""
         mean = grad_sum / size
         if self.shift is None:
             self.shift = mean
+        elif self.shift.device != mean.device:  # restored on the host
+            self.shift = self.shift.to(mean.device)
         shifted = mean - self.shift
         self.sq_norms[key] += float(shifted @ shifted)
         self.counts[key] += 1
@@ -223,17 +282,15 @@ def plain_pass(
     groups: int = 1,
     dropout_seed: int | None = None,
     spread: MinibatchSpread | None = None,
+    phase: Phase | None = None,
 ) -> GroupedSums:
     """One ordinary forward and backward pass per micro-batch: the loss and the summed gradient,
-    per group of micro-batches (and per size with ``spread``)."""
+    per group of micro-batches (and per size with ``spread``); resumable by ``phase``."""
     params = trainable_parameters(model)
     assignment = group_assignment(micro_batch_count(batches), groups)
-    totals = GroupTotals(assignment, params, by_size=spread is not None)
-    for inputs, targets in on_device(batches, params[0].device, dropout_seed):
+    totals = GroupTotals(assignment, params, spread is not None, phase, spread)
+    for inputs, targets in on_device(batches, params[0].device, dropout_seed, totals.start):
         loss, count = loss_fn(model(inputs), targets)
         grads = torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True)
-        batch_grad = flatten(grads).double()
-        key = totals.add(loss, count, len(targets), batch_grad)
-        if spread is not None:
-            spread.add(batch_grad, len(targets), key)
+        totals.add(loss, count, len(targets), flatten(grads).double())
     return totals.grouped()

@@ -8,6 +8,7 @@ power iteration stops when ‖Hv − λv‖ ≤ rtol·|λ| (not on the change of
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +16,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .losses import LossFn, summed_cross_entropy
 from .microbatches import Batch, flatten, on_device, trainable_parameters
+from .progress import Phase
 
 MatVec = Callable[[Tensor], Tensor]
 
@@ -65,30 +67,54 @@ def _relative(residual: float, value: float) -> float:
     return residual / abs(value) if value else (0.0 if residual == 0 else float("inf"))
 
 
+def _on(saved: list[Tensor], like: Tensor) -> list[Tensor]:
+    return [v.to(device=like.device, dtype=like.dtype) for v in saved]
+
+
 def top_eigenvalue_power(
-    matvec: MatVec, start: Tensor, *, rtol: float = 1e-3, max_matvecs: int = 100
+    matvec: MatVec,
+    start: Tensor,
+    *,
+    rtol: float = 1e-3,
+    max_matvecs: int = 100,
+    phase: Phase | None = None,
 ) -> EigenResult:
-    """Power iteration for the eigenvalue of largest magnitude, stopped on the residual."""
+    """Power iteration for the eigenvalue of largest magnitude, stopped on the residual;
+    resumable by ``phase`` after any matvec."""
     v = start / start.norm()
     history: list[float] = []
     residuals: list[float] = []
+    if phase is not None and phase.saved is not None:
+        (v,) = _on([phase.saved["vector"]], start)
+        history, residuals = list(phase.saved["history"]), list(phase.saved["residuals"])
     value, residual = float("nan"), float("inf")
-    for step in range(1, max_matvecs + 1):
+    for step in range(len(history) + 1, max_matvecs + 1):
         w = matvec(v)
         value = _dot(v, w)
         residual = _relative(float((w - value * v).norm()), value)
         history.append(value)
         residuals.append(residual)
         if residual <= rtol:
+            _finish(phase, step)
             return EigenResult(value, True, step, residual, history, residuals)
         v = w / w.norm()
+        if phase is not None:
+            saved = {"vector": v.cpu(), "history": list(history), "residuals": list(residuals)}
+            phase.report(step, lambda saved=saved: saved)
+    _finish(phase, max_matvecs)
     return EigenResult(value, False, max_matvecs, residual, history, residuals)
 
 
 def top_eigenvalue_lanczos(
-    matvec: MatVec, start: Tensor, *, rtol: float = 1e-3, max_matvecs: int = 100
+    matvec: MatVec,
+    start: Tensor,
+    *,
+    rtol: float = 1e-3,
+    max_matvecs: int = 100,
+    phase: Phase | None = None,
 ) -> EigenResult:
-    """Lanczos with full reorthogonalisation for the eigenvalue of largest magnitude.
+    """Lanczos with full reorthogonalisation for the eigenvalue of largest magnitude; resumable
+    by ``phase`` after any matvec.
 
     The basis holds one vector per matvec, so memory grows by one parameter vector per step.
     """
@@ -97,8 +123,12 @@ def top_eigenvalue_lanczos(
     betas: list[float] = []
     history: list[float] = []
     residuals: list[float] = []
+    if phase is not None and phase.saved is not None:
+        basis = _on(phase.saved["basis"], start)
+        alphas, betas = list(phase.saved["alphas"]), list(phase.saved["betas"])
+        history, residuals = list(phase.saved["history"]), list(phase.saved["residuals"])
     value, residual = float("nan"), float("inf")
-    for step in range(1, max_matvecs + 1):
+    for step in range(len(alphas) + 1, max_matvecs + 1):
         w = matvec(basis[-1])
         alphas.append(_dot(basis[-1], w))
         # Twice is enough: one classical Gram–Schmidt sweep leaves rounding-level components.
@@ -117,7 +147,27 @@ def top_eigenvalue_lanczos(
         history.append(value)
         residuals.append(residual)
         if residual <= rtol:
+            _finish(phase, step)
             return EigenResult(value, True, step, residual, history, residuals)
         betas.append(beta)
         basis.append(w / beta)
+        if phase is not None:
+            phase.report(step, partial(_lanczos_state, basis, alphas, betas, history, residuals))
+    _finish(phase, max_matvecs)
     return EigenResult(value, False, max_matvecs, residual, history, residuals)
+
+
+def _finish(phase: Phase | None, steps: int) -> None:
+    if phase is not None:
+        phase.finish(steps)
+
+
+def _lanczos_state(basis, alphas, betas, history, residuals) -> dict:
+    """Lanczos's state after a step, on the host (the lists are copied: they keep growing)."""
+    return {
+        "basis": [q.cpu() for q in basis],
+        "alphas": list(alphas),
+        "betas": list(betas),
+        "history": list(history),
+        "residuals": list(residuals),
+    }

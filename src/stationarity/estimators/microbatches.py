@@ -1,5 +1,6 @@
 """Plumbing shared by every pass over the m samples: devices, parameters, dropout masks, groups."""
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 
@@ -28,12 +29,22 @@ def require_reiterable(batches: Iterable[Batch]) -> None:
         raise TypeError("batches must be re-iterable (a list or a DataLoader), not an iterator")
 
 
+def skipped(batches: Iterable[Batch], start: int) -> Iterable[Batch]:
+    """The micro-batches from number ``start`` on: by the batches' own ``skip(start)`` where they
+    have one (which need not load the skipped samples), else by reading past them."""
+    if start == 0:
+        return batches
+    skip = getattr(batches, "skip", None)
+    return skip(start) if skip is not None else itertools.islice(batches, start, None)
+
+
 def on_device(
-    batches: Iterable[Batch], device: torch.device, dropout_seed: int | None = None
+    batches: Iterable[Batch], device: torch.device, dropout_seed: int | None = None, start: int = 0
 ) -> Iterator[Batch]:
-    """Yield the micro-batches on ``device``; with a seed, micro-batch k always draws the same
-    random numbers, so train-mode dropout masks agree between the gradient and every HVP pass."""
-    for k, (inputs, targets) in enumerate(batches):
+    """Yield the micro-batches on ``device``, from number ``start`` on; with a seed, micro-batch
+    k always draws the same random numbers, so train-mode dropout masks agree between the
+    gradient and every HVP pass."""
+    for k, (inputs, targets) in enumerate(skipped(batches, start), start):
         inputs, targets = inputs.to(device), targets.to(device)
         if dropout_seed is None:
             yield inputs, targets

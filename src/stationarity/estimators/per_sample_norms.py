@@ -33,6 +33,7 @@ from .microbatches import (
     on_device,
     trainable_parameters,
 )
+from .progress import Phase
 from .vmap_fallback import vmap_rule
 
 
@@ -272,17 +273,18 @@ def per_sample_pass(
     loss_fn: LossFn,
     rules: dict[type, Rule] = RULES,
     groups: int = 1,
+    phase: Phase | None = None,
 ) -> GroupedSums:
     """Loss, summed gradient and Σ_i ‖G_i‖² over all samples, one backward per micro-batch,
-    per group of micro-batches."""
+    per group of micro-batches; resumable by ``phase``."""
     params = trainable_parameters(model)
     names = {p: name for name, p in model.named_parameters()}
     units = find_units(model, rules)
     device = params[0].device
     tally = _Tally(params, device)
-    totals = GroupTotals(group_assignment(micro_batch_count(batches), groups), params)
+    totals = GroupTotals(group_assignment(micro_batch_count(batches), groups), params, phase=phase)
     with _tapped(units, tally):
-        for inputs, targets in on_device(batches, device):
+        for inputs, targets in on_device(batches, device, start=totals.start):
             tally.start(len(targets))
             loss, count = loss_fn(model(inputs), targets)
             stray = torch.autograd.grad(loss, [tally.anchor, *params], allow_unused=True)[1:]

@@ -23,9 +23,10 @@ from .jackknife import (
     standard_errors,
 )
 from .losses import LossFn, summed_cross_entropy
-from .microbatches import Batch, require_reiterable, trainable_parameters
+from .microbatches import Batch, micro_batch_count, require_reiterable, trainable_parameters
 from .model_state import measuring_mode
 from .per_sample_norms import per_sample_pass
+from .progress import Progress, phase
 from .vmap_fallback import centred_sq_norms
 
 # Above this ‖ḡ‖² / mean‖g_i‖², σ² = mean‖g_i‖² − ‖ḡ‖² would lose digits to cancellation, so
@@ -73,32 +74,43 @@ class Statistics:
 
 
 def _noise(
-    model, batches, loss_fn, noise, mode, dropout_seed, groups
+    model, batches, loss_fn, noise, mode, dropout_seed, groups, phases
 ) -> tuple[GroupedSums, float, str, NoiseLeaveOut | None]:
     """The gradient sums per group, σ by the requested method, and σ without one group."""
+    count = micro_batch_count(batches)
+    gradients = phases("gradients", count)
     if noise == "per_sample":
         if mode != "eval":
             raise ValueError(
                 "per-sample noise needs mode='eval': train-mode BatchNorm mixes samples"
             )
-        grouped = per_sample_pass(model, batches, loss_fn, groups=groups)
+        grouped = per_sample_pass(model, batches, loss_fn, groups=groups, phase=gradients)
         sums = grouped.total
         grad_sq = float(sums.mean_grad @ sums.mean_grad)
         if grad_sq <= CENTRED_PASS_RATIO * sums.mean_sq_norm:
             return grouped, one_pass_noise(sums), "per_sample", lambda g, rest: one_pass_noise(rest)
         centre = sums.grad / sums.samples
-        centred = grouped.per_group(centred_sq_norms(model, batches, loss_fn, centre))
+        norms = centred_sq_norms(model, batches, loss_fn, centre, phases("centred", count))
+        centred = grouped.per_group(norms)
         leave_out = partial(centred_leave_out, grouped, centred)
         return grouped, centred_noise(sums, math.fsum(centred)), "per_sample_centred", leave_out
     if noise == "minibatch":
         spread = MinibatchSpread()
         grouped = plain_pass(
-            model, batches, loss_fn, groups=groups, dropout_seed=dropout_seed, spread=spread
+            model,
+            batches,
+            loss_fn,
+            groups=groups,
+            dropout_seed=dropout_seed,
+            spread=spread,
+            phase=gradients,
         )
         leave_out = partial(minibatch_leave_out, spread, grouped)
         return grouped, minibatch_noise(spread, grouped), "minibatch", leave_out
     if noise is None:
-        grouped = plain_pass(model, batches, loss_fn, groups=groups, dropout_seed=dropout_seed)
+        grouped = plain_pass(
+            model, batches, loss_fn, groups=groups, dropout_seed=dropout_seed, phase=gradients
+        )
         return grouped, math.nan, "none", None
     raise ValueError(f"noise must be 'per_sample', 'minibatch' or None, not {noise!r}")
 
@@ -110,9 +122,9 @@ def _random_start(model: nn.Module, generator: torch.Generator) -> torch.Tensor:
     return start.to(device=params[0].device, dtype=params[0].dtype)
 
 
-def _sharpness(matvec, start, method: str, rtol: float, max_hvps: int) -> EigenResult:
+def _sharpness(matvec, start, method: str, rtol: float, max_hvps: int, phase) -> EigenResult:
     """The Hessian eigenvalue of largest magnitude; warns when it misses the tolerance."""
-    result = SOLVERS[method](matvec, start, rtol=rtol, max_matvecs=max_hvps)
+    result = SOLVERS[method](matvec, start, rtol=rtol, max_matvecs=max_hvps, phase=phase)
     if not result.converged:
         warnings.warn(
             f"sharpness did not converge in {max_hvps} HVPs: last estimate {result.value:.6g}, "
@@ -136,6 +148,8 @@ def estimate(
     loss_fn: LossFn = summed_cross_entropy,
     se_groups: int = SE_GROUPS,
     hessian_batches: Iterable[Batch] | None = None,
+    progress: Progress | None = None,
+    resume: dict[str, dict] | None = None,
 ) -> Statistics:
     """Loss, ‖ḡ‖, σ and ‖∇²L‖ over the samples of ``batches`` (re-iterable (inputs, targets)),
     with standard errors.
@@ -147,21 +161,26 @@ def estimate(
     to jackknife group ⌊k·G/K⌋, G = min(se_groups, K): give at least ``se_groups`` micro-batches
     (at most ceil(m/se_groups) samples each) for that many groups. ``hessian_batches``, if
     given, holds the same samples in larger micro-batches for the Hessian-vector products, whose
-    cost falls with fewer, larger batches and which need no groups (eval mode only).
+    cost falls with fewer, larger batches and which need no groups; the sharpness is that of
+    the samples they hold (a prefix of ``batches``' samples, say). In train mode their
+    micro-batches are BatchNorm's batches: give them the size of ``batches``' micro-batches.
+
+    ``progress`` hears of every micro-batch and Hessian-vector product, with the state to resume
+    from at the end of each group of micro-batches and each solver step; ``resume`` continues
+    from such states (``estimators.progress``), with the result of an uninterrupted call.
     """
     if se_groups < 2:
         raise ValueError(f"se_groups must be at least 2, not {se_groups}")
     if sharpness is not None and sharpness not in SOLVERS:
         raise ValueError(f"sharpness must be one of {sorted(SOLVERS)} or None, not {sharpness!r}")
     require_reiterable(batches)
-    if hessian_batches is not None and mode != "eval":
-        raise ValueError("hessian_batches: in train mode the micro-batches are BatchNorm's batches")
     started = time.perf_counter()
+    phases = partial(phase, progress=progress, resume=resume)
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     dropout_seed = int(torch.randint(2**62, (), generator=generator)) if mode == "train" else None
     with measuring_mode(model, mode):
         grouped, sigma, noise_method, noise_leave_out = _noise(
-            model, batches, loss_fn, noise, mode, dropout_seed, se_groups
+            model, batches, loss_fn, noise, mode, dropout_seed, se_groups, phases
         )
         eigen = EigenResult(math.nan, False, 0, math.nan)
         if sharpness is not None:
@@ -169,7 +188,8 @@ def estimate(
             require_reiterable(hessian)
             matvec = partial(hvp, model, hessian, loss_fn=loss_fn, dropout_seed=dropout_seed)
             start = _random_start(model, generator)
-            eigen = _sharpness(matvec, start, sharpness, sharpness_rtol, max_hvps)
+            solver = phases("sharpness", max_hvps)
+            eigen = _sharpness(matvec, start, sharpness, sharpness_rtol, max_hvps, solver)
     top = eigen.value if eigen.converged else math.nan
     sums = grouped.total
     loss_se, grad_norm_se, noise_se = standard_errors(grouped, noise_leave_out)

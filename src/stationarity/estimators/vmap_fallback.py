@@ -10,6 +10,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from .layer_rules import LayerCall, PerSampleGrad, from_per_sample
 from .losses import LossFn
 from .microbatches import Batch, on_device
+from .progress import Phase
 
 # Samples per vmap call in whole-model passes: memory grows with chunk × parameters.
 CHUNK = 32
@@ -50,13 +51,17 @@ def vmap_rule(call: LayerCall) -> dict[str, PerSampleGrad]:
 
 
 def centred_sq_norms(
-    model: nn.Module, batches: Iterable[Batch], loss_fn: LossFn, centre: Tensor
+    model: nn.Module,
+    batches: Iterable[Batch],
+    loss_fn: LossFn,
+    centre: Tensor,
+    phase: Phase | None = None,
 ) -> list[float]:
     """Σ_{i∈k} ‖G_i − c‖² of each micro-batch k, with G_i = ∇s_i materialised by vmap, in float64.
 
     The direct form avoids the cancellation of Σ‖G_i‖² − m‖c‖² when σ ≪ ‖ḡ‖; ``centre`` is a
     flat float64 vector ordered like the trainable parameters. Per micro-batch, so that the
-    jackknife can leave out groups of them.
+    jackknife can leave out groups of them. Resumable by ``phase`` after any micro-batch.
     """
     params = _trainable(model)
     pieces = centre.split([p.numel() for p in params.values()])
@@ -69,10 +74,17 @@ def centred_sq_norms(
         return loss_fn(outputs, targets.unsqueeze(0))[0]
 
     per_sample_grad = vmap(grad(sample_loss), in_dims=(None, 0, 0), chunk_size=CHUNK)
+    done = list(phase.saved["totals"]) if phase is not None and phase.saved else []
     totals = []  # kept on the device until the end: no sync per micro-batch
-    for inputs, targets in on_device(batches, centre.device):
+
+    def snapshot() -> dict:
+        return {"totals": done + (torch.stack(totals).tolist() if totals else [])}
+
+    for inputs, targets in on_device(batches, centre.device, start=len(done)):
         total = torch.zeros((), dtype=torch.float64, device=centre.device)
         for name, g in per_sample_grad(params, inputs, targets).items():
             total += (g.double() - centres[name]).square().sum()
         totals.append(total)
-    return torch.stack(totals).tolist()
+        if phase is not None:
+            phase.report(len(done) + len(totals), snapshot)
+    return snapshot()["totals"]

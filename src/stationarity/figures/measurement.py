@@ -92,7 +92,7 @@ def sample_size_convergence(stats, iterations, sources, sample_size=None) -> tup
             color = palette.get(schedule, "C0")
             checkpoints = column[(column.experiment == experiment) & (column.schedule == schedule)]
             for i, (_, run) in enumerate(checkpoints.groupby(["step", "seed"])):
-                run = run.sort_values("size")
+                run = run.sort_values("size").dropna(subset=["value"])  # sharpness_sizes
                 label = f"{run.label.iloc[0]}, epoch {run.epoch.iloc[0]:.3g}"
                 line = {"ls": LINESTYLES[i % 4], "marker": MARKERS[i % 4], "ms": 3}
                 ax.plot(run.x, run.value, color=color, label=label, **line)

@@ -102,6 +102,9 @@ def curves(stats, iterations, x: str, smooth: bool = False) -> pd.DataFrame:
 
 def draw_curve(ax, series: pd.DataFrame, color: str, label: str, estimate: bool) -> None:
     """One run's curve of one statistic, with its uncertainty band where the tables carry one."""
+    # Checkpoints without this statistic (sharpness_every, an unconverged solver) are skipped,
+    # not drawn as gaps that would break the line between the ones that have it.
+    series = series.dropna(subset=["value"])
     marker = "o" if estimate and len(series) <= MARKED else None
     ax.plot(series.x, series.value, color=color, marker=marker, ms=2.5, label=label)
     style.band(ax, series.x, series, color)

@@ -28,7 +28,9 @@ from ..plan.runs import run_spec
 from ..provenance import provenance
 from ..tables import write_table
 from ..training.checkpoints import load_verified
+from ..training.preemption import PreemptionSignals
 from ..training.spec import TrainSpec
+from .estimate_state import SavedProgress, fingerprint, state_path
 
 ESTIMATE_OPTIONS = ("mode", "noise", "sharpness", "sharpness_rtol", "max_hvps", "se_groups")
 
@@ -104,50 +106,119 @@ def run_columns(spec: TrainSpec, state: dict) -> dict:
     }
 
 
-def measure(settings: dict, checkpoint: Path, out: Path, threads: int, sizes=None) -> pd.DataFrame:
-    """Estimate one checkpoint (or, with sizes, the sample-size study) and write a Parquet."""
+class SampleBatches:
+    """Micro-batches of ``indices`` of a data set, re-iterable, that can start past the first
+    ones without loading them (a resumed estimate reads only what is left)."""
+
+    def __init__(self, dataset, indices: list[int], batch_size: int, workers: int):
+        self.dataset, self.indices, self.batch_size, self.workers = (
+            dataset,
+            indices,
+            batch_size,
+            workers,
+        )
+        # Persistent workers: the Hessian passes reread the samples, up to max_hvps times.
+        self.loader = self._loader(indices, persistent=workers > 0)
+
+    def _loader(self, indices: list[int], persistent: bool) -> DataLoader:
+        subset = Subset(self.dataset, indices)
+        options = dict(num_workers=self.workers, persistent_workers=persistent)
+        return DataLoader(subset, batch_size=self.batch_size, **options)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        return iter(self.loader)
+
+    def skip(self, start: int) -> DataLoader:
+        """The micro-batches from number ``start`` on."""
+        return self._loader(self.indices[start * self.batch_size :], persistent=False)
+
+
+def measured_subsets(statistics: dict, samples, m: int, sharpness: bool, workers: int):
+    """The m samples in the estimate's micro-batches, and the first k of them in the configured
+    micro-batches for the Hessian-vector products (None: the same batches serve both)."""
+    generator = torch.Generator().manual_seed(statistics["seed"])
+    indices = nested_subsets(len(samples), [m], generator)[0].tolist()
+    micro_batch = estimate_micro_batch(statistics, m)
+    batches = SampleBatches(samples, indices, micro_batch, workers)
+    k = min(statistics.get("sharpness_samples", m), m)
+    if not sharpness or (k == m and micro_batch == statistics["micro_batch"]):
+        return batches, None
+    # Finer chunks serve only the SE groups; the HVPs read k samples in full micro-batches.
+    return batches, SampleBatches(samples, indices[:k], statistics["micro_batch"], workers)
+
+
+def measure(
+    settings: dict,
+    checkpoint: Path,
+    out: Path,
+    threads: int,
+    sizes=None,
+    sharpness: bool = True,
+    sharpness_sizes=None,
+) -> pd.DataFrame:
+    """Estimate one checkpoint (or, with sizes, the sample-size study) and write a Parquet.
+
+    ``sharpness=False`` skips the sharpness of this checkpoint (``statistics.sharpness_every``).
+    The running state is saved beside ``out`` and a rerun resumes from it (``estimate_state``).
+    """
     torch.set_num_threads(threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec = run_spec(settings)
     statistics = settings["config"]["statistics"]
     model, samples, loss_fn, state = measured_model(spec, checkpoint, device)
-    generator = torch.Generator().manual_seed(statistics["seed"])
     workers = 0 if device.type == "cpu" and threads <= 1 else max(0, threads - 1)
     options = {**estimate_options(statistics), "loss_fn": loss_fn}
-    if sizes is None:
-        m = min(statistics["samples"], len(samples))
-        indices = nested_subsets(len(samples), [m], generator)[0].tolist()
-        subset = Subset(samples, indices)
-        micro_batch = estimate_micro_batch(statistics, m)
-        # Persistent workers: the Hessian passes reread the samples, up to max_hvps times.
-        loaded = dict(num_workers=workers, persistent_workers=workers > 0)
-        loader = DataLoader(subset, batch_size=micro_batch, **loaded)
-        hessian = None
-        if micro_batch < statistics["micro_batch"]:  # finer chunks serve only the SE groups
-            hessian = DataLoader(subset, batch_size=statistics["micro_batch"], **loaded)
-        table = pd.DataFrame([asdict(estimate(model, loader, hessian_batches=hessian, **options))])
-    else:
-        beyond = [size for size in sizes if size > len(samples)]
-        if beyond:  # image sets are checked at planning; a corpus's size is known only now
-            raise ValueError(
-                f"{spec.run_path}: sample_size.sizes {beyond} exceed the {len(samples)} samples "
-                f"of {spec.data['name']}; use sizes up to {len(samples)}"
+    if not sharpness:
+        options["sharpness"] = None
+    name = f"{'sample_size' if sizes else 'estimate'} {spec.run_path} step {state['step']}"
+    key = fingerprint(settings, str(checkpoint), state["step"], sizes, sharpness, sharpness_sizes)
+    with PreemptionSignals() as signals:
+        saver = SavedProgress(state_path(out), key, name, signals)
+        resume = saver.resume()
+        if sizes is None:
+            m = min(statistics["samples"], len(samples))
+            batches, hessian = measured_subsets(statistics, samples, m, sharpness, workers)
+            stats = estimate(
+                model, batches, hessian_batches=hessian, progress=saver, resume=resume, **options
             )
-        table = sample_size_study(
-            model,
-            samples,
-            sizes,
-            micro_batch=statistics["micro_batch"],
-            seed=statistics["seed"],
-            **options,
-        )
+            k = len(hessian.indices) if hessian is not None else m
+            table = pd.DataFrame([asdict(stats)]).assign(sharpness_samples=k if stats.hvps else 0)
+        else:
+            check_sizes(spec, samples, sizes)
+            table = sample_size_study(
+                model,
+                samples,
+                sizes,
+                micro_batch=statistics["micro_batch"],
+                seed=statistics["seed"],
+                sharpness_sizes=sharpness_sizes,
+                progress=saver,
+                resume=resume,
+                **options,
+            )
+            table["sharpness_samples"] = table["size"].where(table.hvps > 0, 0)
     columns = run_columns(spec, state)
-    for key, value in reversed(columns.items()):
-        table.insert(0, key, value)
-    for key, value in estimator_settings(statistics).items():
-        table[key] = value
+    for key_, value in reversed(columns.items()):
+        table.insert(0, key_, value)
+    for key_, value in estimator_settings(statistics).items():
+        table[key_] = value
     table["device"] = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
-    for key, value in provenance().items():
-        table[key] = value
+    for key_, value in provenance().items():
+        table[key_] = value
     write_table(table, out)
+    saver.discard()
     return table
+
+
+def check_sizes(spec: TrainSpec, samples, sizes: list[int]) -> None:
+    """Refuse sample sizes beyond the samples (image sets are checked at planning; a corpus's
+    size is known only now)."""
+    beyond = [size for size in sizes if size > len(samples)]
+    if beyond:
+        raise ValueError(
+            f"{spec.run_path}: sample_size.sizes {beyond} exceed the {len(samples)} samples "
+            f"of {spec.data['name']}; use sizes up to {len(samples)}"
+        )

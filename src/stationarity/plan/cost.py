@@ -13,8 +13,10 @@ from pathlib import Path
 
 THROUGHPUT = Path(__file__).with_name("throughput.csv")
 # Lanczos to a relative residual of 1e-3 took 7 to 27 HVPs on the bench's CNN and Transformer-XL
-# checkpoints; a prediction assumes this many, a job's time limit the config's max_hvps.
-EXPECTED_HVPS = 30
+# checkpoints; a prediction assumes this many for that tolerance or a looser one, a job's time
+# limit the config's max_hvps.
+EXPECTED_HVPS = {1e-3: 30}
+HVPS_BELOW = 60  # tighter tolerances than any measured: a guess, twice the tightest measured
 DDP_EFFICIENCY = 0.9  # per GPU of a DDP job (NVIDIA's weak-scaling tables: 3.7× on 4 GPUs)
 # Start-up of a job: imports (seconds) and, on a GPU node, the checkpoint and the data (minutes).
 JOB_OVERHEAD_H = {True: 0.05, False: 0.002}
@@ -76,31 +78,47 @@ def train_cost(experiment: dict, steps: int, rates: Rates, gpus: int) -> JobCost
     return JobCost("train", hours, hours, gpus)
 
 
-def measurement_hours(statistics: dict, samples: int, rates: Rates, hvps: int) -> float:
-    """One pass of ``samples`` for L, ‖ḡ‖ and σ, and ``hvps`` HVPs over them for sharpness."""
-    hours = samples / rates.per_sample / 3600
-    if statistics.get("sharpness", "lanczos") is not None:
-        hours += hvps * samples / rates.hvp / 3600
-    return hours
+def expected_hvps(statistics: dict) -> int:
+    """The HVPs a prediction assumes: the measured count for the solver's tolerance, at most
+    ``max_hvps``."""
+    rtol = statistics.get("sharpness_rtol", 1e-3)
+    # The loosest measured tolerance that is still at least as tight: its count bounds this one.
+    tighter = [tolerance for tolerance in EXPECTED_HVPS if tolerance <= rtol]
+    count = EXPECTED_HVPS[max(tighter)] if tighter else HVPS_BELOW
+    return min(statistics.get("max_hvps", 100), count)
 
 
-def estimate_cost(statistics: dict, rates: Rates, gpus: int) -> JobCost:
-    """One checkpoint's statistics over m samples."""
-    m, limit = statistics["samples"], statistics.get("max_hvps", 100)
-    start = JOB_OVERHEAD_H[gpus > 0]
-    hours = measurement_hours(statistics, m, rates, min(limit, EXPECTED_HVPS)) + start
-    bound = measurement_hours(statistics, m, rates, limit) + start
+def pass_hours(samples: int, rates: Rates) -> float:
+    """One per-sample pass over ``samples`` for L, ‖ḡ‖ and σ."""
+    return samples / rates.per_sample / 3600
+
+
+def sharpness_hours(statistics: dict, samples: int, rates: Rates, hvps: int) -> float:
+    """``hvps`` Hessian-vector products over ``samples`` (none where sharpness is off)."""
+    if statistics.get("sharpness", "lanczos") in (None, "none"):
+        return 0.0
+    return hvps * samples / rates.hvp / 3600
+
+
+def estimate_cost(statistics: dict, rates: Rates, gpus: int, sharpness: bool = True) -> JobCost:
+    """One checkpoint's statistics over m samples, the sharpness over the first k of them."""
+    m = statistics["samples"]
+    k = statistics.get("sharpness_samples", m) if sharpness else 0
+    start = JOB_OVERHEAD_H[gpus > 0] + pass_hours(m, rates)
+    hours = start + sharpness_hours(statistics, k, rates, expected_hvps(statistics))
+    bound = start + sharpness_hours(statistics, k, rates, statistics.get("max_hvps", 100))
     return JobCost("estimate", hours, bound, gpus)
 
 
-def sample_size_cost(statistics: dict, sizes: list[int], rates: Rates, gpus: int) -> JobCost:
-    """One checkpoint's statistics at every size of the sample-size study."""
-    limit = statistics.get("max_hvps", 100)
-    start = JOB_OVERHEAD_H[gpus > 0]
-    hours = start + sum(
-        measurement_hours(statistics, size, rates, min(limit, EXPECTED_HVPS)) for size in sizes
-    )
-    bound = start + sum(measurement_hours(statistics, size, rates, limit) for size in sizes)
+def sample_size_cost(
+    statistics: dict, sizes: list[int], sharpness_sizes: list[int], rates: Rates, gpus: int
+) -> JobCost:
+    """One checkpoint's statistics at every size of the sample-size study, the sharpness at
+    ``sharpness_sizes``."""
+    start = JOB_OVERHEAD_H[gpus > 0] + sum(pass_hours(size, rates) for size in sizes)
+    sharp = sum(sharpness_sizes)
+    hours = start + sharpness_hours(statistics, sharp, rates, expected_hvps(statistics))
+    bound = start + sharpness_hours(statistics, sharp, rates, statistics.get("max_hvps", 100))
     return JobCost("sample_size", hours, bound, gpus)
 
 
@@ -126,9 +144,14 @@ def study_costs(plan, table: dict) -> tuple[list[JobCost], list[str], float]:
         gpus = plan.train_resources(run).gpu
         statistics = experiment["statistics"]
         jobs.append(train_cost(experiment, plan.checkpoints[run][-1], rates, gpus))
-        jobs += [estimate_cost(statistics, rates, int(gpus > 0))] * len(plan.estimated_steps(run))
+        sharp = set(plan.sharpness_steps(run))
+        jobs += [
+            estimate_cost(statistics, rates, int(gpus > 0), step in sharp)
+            for step in plan.estimated_steps(run)
+        ]
         if plan.studied_steps(run):
-            study = sample_size_cost(statistics, plan.sample_sizes(run), rates, int(gpus > 0))
+            sizes, sharp_sizes = plan.sample_sizes(run), plan.sharpness_sizes(run)
+            study = sample_size_cost(statistics, sizes, sharp_sizes, rates, int(gpus > 0))
             jobs += [study] * len(plan.studied_steps(run))
         disk += len(plan.checkpoints[run]) * checkpoint_bytes(experiment, rates)
     return jobs, sorted(set(unpriced)), disk

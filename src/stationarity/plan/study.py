@@ -147,6 +147,20 @@ class StudyPlan:
         every = self.experiments[run.experiment]["statistics"].get("every", 1)
         return sorted(set(steps[::every]) | {steps[-1]})
 
+    def sharpness_steps(self, run: Run) -> list[int]:
+        """The estimated checkpoints that also measure the sharpness: every
+        ``statistics.sharpness_every``-th checkpoint (default ``every``), the first and last."""
+        steps = self.checkpoints[run]
+        statistics = self.experiments[run.experiment]["statistics"]
+        if statistics.get("sharpness", "lanczos") == "none":
+            return []
+        every = statistics.get("sharpness_every", statistics.get("every", 1))
+        return sorted(set(steps[::every]) | {steps[-1]})
+
+    def measures_sharpness(self, run: Run, step) -> bool:
+        """Whether the estimate of checkpoint ``step`` measures the sharpness."""
+        return self.checkpoint_step(run, step) in self.sharpness_steps(run)
+
     def studied_steps(self, run: Run) -> list[int]:
         """The checkpoints nearest to the fractions of training the sample-size study asks for."""
         study = self.experiments[run.experiment].get("sample_size")
@@ -225,31 +239,42 @@ class StudyPlan:
         statistics = self.experiments[run.experiment]["statistics"]
         return {**settings, "config": {**settings["config"], "statistics": statistics}}
 
-    def estimate_resources(self, run: Run) -> Resources:
-        """An estimate job: one GPU where the run trained on GPUs, for its priced time limit."""
-        return self._measurement_resources(run, sizes=None)
+    def estimate_resources(self, run: Run, step=None) -> Resources:
+        """An estimate job: one GPU where the run trained on GPUs, for its priced time limit
+        (with the sharpness, unless ``step`` names a checkpoint that skips it)."""
+        sharpness = step is None or self.measures_sharpness(run, step)
+        statistics = self.experiments[run.experiment]["statistics"]
+        return self._measurement_resources(
+            run, lambda rates, gpus: estimate_cost(statistics, rates, gpus, sharpness)
+        )
 
     def sample_size_resources(self, run: Run) -> Resources:
         """A sample-size job: as an estimate, at every size of the study."""
-        return self._measurement_resources(run, sizes=self.sample_sizes(run))
-
-    def _measurement_resources(self, run: Run, sizes: list[int] | None) -> Resources:
         statistics = self.experiments[run.experiment]["statistics"]
+        sizes, sharp = self.sample_sizes(run), self.sharpness_sizes(run)
+        return self._measurement_resources(
+            run, lambda rates, gpus: sample_size_cost(statistics, sizes, sharp, rates, gpus), 12
+        )
+
+    def _measurement_resources(self, run: Run, price, unpriced_hours: float = 4) -> Resources:
+        """Resources of a measurement job that ``price(rates, gpus)`` prices."""
         rates, on_gpu = self.job_rates(run), self.on_gpu(run)
         if rates is None:  # unpriced: the limits before the cost model
-            return estimate_resources(on_gpu, 4 if sizes is None else 12)
-        gpus = int(on_gpu)
-        job = (
-            estimate_cost(statistics, rates, gpus)
-            if sizes is None
-            else sample_size_cost(statistics, sizes, rates, gpus)
-        )
-        groups = statistics.get("se_groups", 16)
+            return estimate_resources(on_gpu, unpriced_hours)
+        job = price(rates, int(on_gpu))
+        groups = self.experiments[run.experiment]["statistics"].get("se_groups", 16)
         return estimate_resources(on_gpu, job.limit_hours, rates.parameters, groups)
 
     def sample_sizes(self, run: Run) -> list[int]:
         """The subset sizes of a run's sample-size study."""
         return self.experiments[run.experiment]["sample_size"]["sizes"]
+
+    def sharpness_sizes(self, run: Run) -> list[int]:
+        """The sizes at which a run's sample-size study measures the sharpness too."""
+        study = self.experiments[run.experiment]["sample_size"]
+        if self.experiments[run.experiment]["statistics"].get("sharpness", "lanczos") == "none":
+            return []
+        return study.get("sharpness_sizes", study["sizes"])
 
     def collect_inputs(self, run: Run) -> dict[str, list[str]]:
         """Everything measured for one run: estimates, sample-size studies, training log."""
