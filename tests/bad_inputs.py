@@ -58,6 +58,10 @@ CONFIG_EDITS = {
         lambda c: mnist(c)["statistics"].update(sharpness_every=3),
         f"'{E}.mnist_underfit.statistics.sharpness_every': 3 is not a multiple of statistics.every",
     ),
+    "exact noise in train mode": (
+        lambda c: mnist(c)["statistics"].update(mode="train"),
+        f"'{E}.mnist_underfit.statistics.noise': per_sample needs mode eval",
+    ),
     "sample-size sharpness at a size not studied": (
         lambda c: mnist(c)["sample_size"].update(sharpness_sizes=[64, 300]),
         f"'{E}.mnist_underfit.sample_size.sharpness_sizes': [300] are not in sample_size.sizes",

@@ -90,3 +90,30 @@ def test_a_sample_carries_memory_held_constant_as_in_training(model, batches):
     other_memory = inputs.clone()
     other_memory[:, :CONTEXT] = inputs[:, :CONTEXT].flip(0)
     assert not torch.allclose(model(other_memory), model(inputs))
+
+
+def per_token_brute_force(model, batches):
+    """σ over target tokens from one backward per token, and ḡ (float64)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = []
+    for inputs, targets in batches:
+        for x, y in zip(inputs, targets, strict=True):
+            nll = model(x[None])[0]
+            for t in range(len(y)):
+                token = torch.autograd.grad(nll[t], params, retain_graph=True)
+                grads.append(torch.cat([g.flatten() for g in token]))
+    grads = torch.stack(grads)
+    centred = grads - grads.mean(0)
+    return float(centred.square().sum(1).mean().sqrt()), float(grads.mean(0).norm())
+
+
+def test_per_token_noise_matches_brute_force(model, batches):
+    noise, grad_norm = per_token_brute_force(model, batches)
+    stats = estimate(model, batches, noise="per_token", sharpness=None, loss_fn=summed_target_nll)
+    assert stats.noise_method == "per_token"
+    assert stats.noise == pytest.approx(noise, rel=1e-6)
+    assert stats.grad_norm == pytest.approx(grad_norm, rel=1e-10)
+    per_segment = estimate(model, batches, sharpness=None, loss_fn=summed_target_nll)
+    # A segment's gradient averages its tokens': its spread is far smaller.
+    assert per_segment.noise < 0.9 * stats.noise
+    assert (stats.samples, stats.tokens) == (7, 7 * LENGTH)

@@ -138,8 +138,8 @@ def data_option_errors(name: str, experiment: dict) -> list[str]:
 
 
 def statistics_errors(name: str, experiment: dict) -> list[str]:
-    """A sharpness subset larger than the samples, a sharpness rhythm off the estimates', and
-    sample-size sharpness sizes outside the study's sizes."""
+    """A sharpness subset larger than the samples, a sharpness rhythm off the estimates', an exact
+    noise in train mode, and sample-size sharpness sizes outside the study's sizes."""
     statistics, key = experiment["statistics"], f"experiments.{name}"
     problems = []
     k = statistics.get("sharpness_samples")
@@ -153,6 +153,12 @@ def statistics_errors(name: str, experiment: dict) -> list[str]:
         problems.append(
             f"'{key}.statistics.sharpness_every': {sharpness_every} is not a multiple of "
             f"statistics.every ({every}); sharpness is measured only where an estimate runs"
+        )
+    noise = statistics.get("noise", "per_sample")
+    if statistics.get("mode") == "train" and noise in ("per_sample", "per_token"):
+        problems.append(
+            f"'{key}.statistics.noise': {noise} needs mode eval (train-mode BatchNorm and dropout "
+            "mix or vary the samples); with mode train use noise: minibatch"
         )
     study = experiment.get("sample_size", {})
     stray = sorted(set(study.get("sharpness_sizes", [])) - set(study.get("sizes", [])))

@@ -26,6 +26,7 @@ from .losses import LossFn, summed_cross_entropy
 from .microbatches import Batch, micro_batch_count, require_reiterable, trainable_parameters
 from .model_state import measuring_mode
 from .per_sample_norms import per_sample_pass
+from .per_token import per_token_noise, per_token_pass
 from .progress import Progress, phase
 from .vmap_fallback import centred_sq_norms
 
@@ -44,7 +45,8 @@ class Statistics:
     NaN when skipped or when the solver missed ``sharpness_rtol`` within ``max_hvps`` (then a
     RuntimeWarning reports the last estimate and ``sharpness_residual`` how far it was).
     ``noise_method`` is "per_sample", "per_sample_centred" (a second pass, taken when σ ≪ ‖ḡ‖),
-    "minibatch" or "none"; ``samples`` counts sequences and ``tokens`` the targets in the loss.
+    "per_token" (σ over the target tokens of a language model, not its segments), "minibatch" or
+    "none"; ``samples`` counts sequences and ``tokens`` the targets in the loss.
 
     ``loss_se``, ``grad_norm_se`` and ``noise_se`` are standard errors by the delete-a-group
     jackknife over ``se_groups`` contiguous groups of micro-batches (fewer groups than requested
@@ -94,6 +96,12 @@ def _noise(
         centred = grouped.per_group(norms)
         leave_out = partial(centred_leave_out, grouped, centred)
         return grouped, centred_noise(sums, math.fsum(centred)), "per_sample_centred", leave_out
+    if noise == "per_token":
+        if mode != "eval":
+            raise ValueError("per-token noise needs mode='eval': dropout would differ per token")
+        grouped = per_token_pass(model, batches, loss_fn, groups=groups, phase=gradients)
+        leave_out = lambda g, rest: per_token_noise(rest)  # noqa: E731
+        return grouped, per_token_noise(grouped.total), "per_token", leave_out
     if noise == "minibatch":
         spread = MinibatchSpread()
         grouped = plain_pass(
@@ -112,7 +120,7 @@ def _noise(
             model, batches, loss_fn, groups=groups, dropout_seed=dropout_seed, phase=gradients
         )
         return grouped, math.nan, "none", None
-    raise ValueError(f"noise must be 'per_sample', 'minibatch' or None, not {noise!r}")
+    raise ValueError(f"noise must be 'per_sample', 'per_token', 'minibatch' or None, not {noise!r}")
 
 
 def _random_start(model: nn.Module, generator: torch.Generator) -> torch.Tensor:
