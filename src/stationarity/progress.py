@@ -1,7 +1,8 @@
 """Progress lines for batch jobs' logs: a phase, done/total, the rate and the time left.
 
-A job on a cluster writes to a file, not a terminal: one line when a phase starts, then one every
-``STATIONARITY_PROGRESS_S`` seconds (30 by default) while it runs, and one when it ends.
+A job on a cluster writes to a file, not a terminal: one line when a phase starts, one after its
+first unit of work (an early ETA), then one every ``STATIONARITY_PROGRESS_S`` seconds (30 by
+default) while it runs, and one when it ends.
 """
 
 import os
@@ -35,9 +36,11 @@ class ProgressLog:
 
     def update(self, done: int, detail: str = "") -> None:
         """Record ``done`` of ``total``; write a line if the interval has passed."""
+        first = self.done == self.first
         self.done = done
         now = time.monotonic()
-        if now - self.last >= self.every:
+        # The first unit of work gives an early ETA; then one line per interval.
+        if first or now - self.last >= self.every:
             self.last = now
             self._write(self.status(now) + (f" {detail}" if detail else ""))
 
