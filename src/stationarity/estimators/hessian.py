@@ -99,7 +99,7 @@ def top_eigenvalue_power(
             return EigenResult(value, True, step, residual, history, residuals)
         v = w / w.norm()
         if phase is not None:
-            saved = {"vector": v.cpu(), "history": list(history), "residuals": list(residuals)}
+            saved = {"vector": v, "history": list(history), "residuals": list(residuals)}
             phase.report(step, lambda saved=saved: saved)
     _finish(phase, max_matvecs)
     return EigenResult(value, False, max_matvecs, residual, history, residuals)
@@ -163,9 +163,10 @@ def _finish(phase: Phase | None, steps: int) -> None:
 
 
 def _lanczos_state(basis, alphas, betas, history, residuals) -> dict:
-    """Lanczos's state after a step, on the host (the lists are copied: they keep growing)."""
+    """Lanczos's state after a step (the lists are copied: they keep growing; the vectors stay
+    where they are, never changed, and a save streams them one at a time)."""
     return {
-        "basis": [q.cpu() for q in basis],
+        "basis": list(basis),
         "alphas": list(alphas),
         "betas": list(betas),
         "history": list(history),

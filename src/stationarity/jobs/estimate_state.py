@@ -56,7 +56,7 @@ class SavedProgress:
         """The phases saved by an earlier try of this same measurement, if any."""
         if not self.path.exists():
             return None
-        saved = torch.load(self.path, weights_only=True)
+        saved = torch.load(self.path, map_location="cpu", weights_only=True)
         if saved.get("key") != self.key:
             self._say(f"ignoring {self.path.name}: it is the state of another measurement")
             return None

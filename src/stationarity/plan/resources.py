@@ -45,17 +45,20 @@ def train_resources(gpus: int, predicted_hours: float | None = None) -> Resource
 
 
 def estimate_resources(
-    on_gpu: bool, limit_hours: float, parameters: int = 0, groups: int = 16
+    on_gpu: bool, limit_hours: float, parameters: int = 0, groups: int = 16, basis: int = 0
 ) -> Resources:
     """An estimate or sample-size job: one GPU where the run trained on GPUs, with loader cores;
-    memory for the model's gradient sums (the ``groups`` group sums of the standard errors, kept
-    in float64 on the host, and two more); the time its HVPs may take, with a margin."""
-    sums_mb = (groups + 2) * parameters * 8 / 2**20
+    host memory for the model's gradient sums (the ``groups`` group sums of the standard errors
+    in float64, and two more) and, on CPU, for ``basis`` float32 Lanczos vectors (a GPU keeps
+    them, and a saved state streams them to disk one at a time); the time its HVPs may take,
+    with a margin."""
+    vectors = (groups + 2) * 8 + (0 if on_gpu else basis * 4)
+    sums_mb = vectors * parameters / 2**20
     floor = GPU_ESTIMATE_MEM_MB if on_gpu else CPU_JOB_MEM_MB
     return Resources(
         gpu=int(on_gpu),
         threads=ESTIMATE_CPUS if on_gpu else 1,
-        mem_mb=max(floor, round(CPU_JOB_MEM_MB + MARGIN * sums_mb, -3)),
+        mem_mb=max(floor, int(round(CPU_JOB_MEM_MB + MARGIN * sums_mb, -3))),
         hours_per_attempt=max(MIN_HOURS, MARGIN * limit_hours),
     )
 

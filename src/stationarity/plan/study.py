@@ -262,8 +262,14 @@ class StudyPlan:
         if rates is None:  # unpriced: the limits before the cost model
             return estimate_resources(on_gpu, unpriced_hours)
         job = price(rates, int(on_gpu))
-        groups = self.experiments[run.experiment]["statistics"].get("se_groups", 16)
-        return estimate_resources(on_gpu, job.limit_hours, rates.parameters, groups)
+        statistics = self.experiments[run.experiment]["statistics"]
+        groups = statistics.get("se_groups", 16)
+        basis = (
+            statistics.get("max_hvps", 100)
+            if statistics.get("sharpness", "lanczos") == "lanczos"
+            else 1
+        )
+        return estimate_resources(on_gpu, job.limit_hours, rates.parameters, groups, basis)
 
     def sample_sizes(self, run: Run) -> list[int]:
         """The subset sizes of a run's sample-size study."""
