@@ -142,7 +142,8 @@ def test_the_slurm_profile_gives_each_job_the_plans_cores_memory_and_runtime(tmp
         values = dict(re.findall(r"(\w+)=([^,]+)", resources))
         if rule in ("estimate", "sample_size"):
             assert int(values["cpus_per_task"]) >= 4 and int(values["mem_mb"]) >= 8000, values
-            seen.setdefault(rule, {})[experiment] = int(values["runtime"])
+            longest = seen.setdefault(rule, {}).get(experiment, 0)  # the checkpoints with sharpness
+            seen[rule][experiment] = max(longest, int(values["runtime"]))
         if rule == "train":
             assert int(values["cpus_per_task"]) == 8 * int(values["gpu"]), values
     assert len(set(seen["estimate"].values())) == 3  # ImageNet, CIFAR-10, WikiText-103 differ
