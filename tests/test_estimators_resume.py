@@ -89,7 +89,8 @@ def test_a_resume_reads_only_the_micro_batches_left():
 
     heard = Keeper()
     estimate(model, data, sharpness=None, se_groups=4, progress=heard, resume=stopped.saved)
-    assert [done for phase, done, _ in heard.reports] == list(range(done + 1, 13))
+    # The start, with the micro-batches already done, then one report for each of the rest.
+    assert [done for phase, done, _ in heard.reports] == list(range(done, 13))
 
 
 def test_progress_counts_each_phase_to_its_end():
@@ -97,10 +98,11 @@ def test_progress_counts_each_phase_to_its_end():
     heard = Keeper()
     stats = estimate(model, data, sharpness_rtol=1e-4, se_groups=4, progress=heard)
     gradients = [r for r in heard.reports if r[0] == "gradients"]
-    assert gradients[-1] == ("gradients", 12, 12) and len(gradients) == 12
+    assert gradients[0] == ("gradients", 0, 12) and gradients[-1] == ("gradients", 12, 12)
+    assert len(gradients) == 13
     sharpness = [(done, total) for phase, done, total in heard.reports if phase == "sharpness"]
-    # Every step of the budget of 100, then the end where the solver converged.
-    assert sharpness == [(step, 100) for step in range(1, stats.hvps)] + [(stats.hvps,) * 2]
+    # The start, every step of the budget of 100, then the end where the solver converged.
+    assert sharpness == [(step, 100) for step in range(stats.hvps)] + [(stats.hvps,) * 2]
 
 
 def test_a_snapshot_of_other_micro_batches_is_refused():

@@ -159,6 +159,8 @@ class GroupTotals:
         self.phase, self.spread = phase, spread
         if phase is not None and phase.saved is not None:
             self._restore(phase.saved)
+        if phase is not None:
+            phase.report(self.added)  # the start
 
     def _restore(self, saved: dict) -> None:
         if saved["assignment"] != self.assignment:

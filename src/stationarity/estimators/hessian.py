@@ -88,6 +88,7 @@ def top_eigenvalue_power(
         (v,) = _on([phase.saved["vector"]], start)
         history, residuals = list(phase.saved["history"]), list(phase.saved["residuals"])
     value, residual = float("nan"), float("inf")
+    _start(phase, len(history))
     for step in range(len(history) + 1, max_matvecs + 1):
         w = matvec(v)
         value = _dot(v, w)
@@ -128,6 +129,7 @@ def top_eigenvalue_lanczos(
         alphas, betas = list(phase.saved["alphas"]), list(phase.saved["betas"])
         history, residuals = list(phase.saved["history"]), list(phase.saved["residuals"])
     value, residual = float("nan"), float("inf")
+    _start(phase, len(alphas))
     for step in range(len(alphas) + 1, max_matvecs + 1):
         w = matvec(basis[-1])
         alphas.append(_dot(basis[-1], w))
@@ -155,6 +157,11 @@ def top_eigenvalue_lanczos(
             phase.report(step, partial(_lanczos_state, basis, alphas, betas, history, residuals))
     _finish(phase, max_matvecs)
     return EigenResult(value, False, max_matvecs, residual, history, residuals)
+
+
+def _start(phase: Phase | None, steps: int) -> None:
+    if phase is not None:
+        phase.report(steps)
 
 
 def _finish(phase: Phase | None, steps: int) -> None:

@@ -52,6 +52,8 @@ def sample_size_study(
     resume = resume or {}
     rows = list(resume.get("sizes", {}).get("rows", []))
     subsets = nested_subsets(len(dataset), sizes, generator)
+    if progress is not None:
+        progress("sizes", len(rows), len(sizes), None)  # the start
     for i, (size, indices) in enumerate(zip(sizes, subsets, strict=True)):
         if i < len(rows):
             continue  # measured before the job was stopped

@@ -80,6 +80,8 @@ def centred_sq_norms(
     def snapshot() -> dict:
         return {"totals": done + (torch.stack(totals).tolist() if totals else [])}
 
+    if phase is not None:
+        phase.report(len(done))  # the start
     for inputs, targets in on_device(batches, centre.device, start=len(done)):
         total = torch.zeros((), dtype=torch.float64, device=centre.device)
         for name, g in per_sample_grad(params, inputs, targets).items():

@@ -68,10 +68,10 @@ class SavedProgress:
         log = self.logs.get(phase)
         if log is None:
             unit = UNITS.get(phase.rsplit("/", 1)[-1], "micro-batches")
-            log = self.logs[phase] = ProgressLog(
-                self.name, phase, total, unit, done - 1, self.stream
-            )
-        log.update(done)
+            # A phase's first report is its start, with the units a resume skips.
+            log = self.logs[phase] = ProgressLog(self.name, phase, total, unit, done, self.stream)
+        else:
+            log.update(done)
         if done == total:
             log.finish()
         if snapshot is None:
