@@ -50,16 +50,28 @@ def unit(source: dict) -> str:
     return f"segments of {tgt_len} tokens" if tgt_len else "training examples"
 
 
-def sharpness_method(statistics: dict) -> str:
-    """How the sharpness was computed: solver, tolerance and k, its budget of Hessian products."""
+def sharpness_method(statistics: dict, study: dict | None = None) -> str:
+    """How the sharpness was computed: on which k samples (and checkpoints or subset sizes), by
+    which solver, to which tolerance, within how many Hessian-vector products."""
     method = statistics.get("sharpness", "lanczos")
     if method == "none":
         return "sharpness not computed"
+    k = statistics.get("sharpness_samples")
+    if study is not None:
+        sizes = study.get("sharpness_sizes")
+        on = f" at m = {', '.join(f'{n:,}' for n in sizes)} only" if sizes else ""
+    else:
+        on = f" on the first k = {k:,} of them" if k and k < statistics["samples"] else ""
+        every = statistics.get("every", 1)
+        thinned = statistics.get("sharpness_every", every) // every
+        if thinned > 1:
+            nth = {2: "other", 3: "third"}.get(thinned, f"{thinned}th")
+            on += f", at every {nth} estimated checkpoint"
     rtol = statistics.get("sharpness_rtol")
     tolerance = f" to relative residual {rtol:g}" if rtol else ""
     hvps = statistics.get("max_hvps")
-    budget = f" within k ≤ {hvps} Hessian-vector products" if hvps else ""
-    return f"sharpness by {method}{tolerance}{budget}"
+    budget = f" within {hvps} Hessian-vector products" if hvps else ""
+    return f"sharpness{on}{',' if on else ''} by {method}{tolerance}{budget}"
 
 
 BANDS = (
@@ -93,7 +105,8 @@ def measured(
                 f"{drawn} checkpoints per run, each measured on the same m = "
                 f"{stats['samples']:,} {what}"
             )
-        parts[-1] += f"; {sharpness_method(stats)}"
+        study = (source.get("sample_size") or {}) if sample_size else None
+        parts[-1] += f"; {sharpness_method(stats, study)}"
     return " Estimates: " + "; ".join(parts) + "." + shaded
 
 
