@@ -171,7 +171,7 @@ def test_captions_state_runs_samples_checkpoints_and_the_paper(demo, name):
     assert "$" not in caption and "$" not in bare and "The paper: " in caption
     assert "Runs drawn: " in caption and "Here: " in caption
     if set(FIGURES[name].statistics) & {"grad_norm", "noise"} and name != "eq10":
-        assert "m = " in caption and "k ≤ 100" in caption
+        assert "m = " in caption and "within 100 Hessian-vector products" in caption
     if name in ("fig1", "fig2"):
         checkpoints = len(plan.estimated_steps(plan.figure_runs(name)[0]))
         assert f"{checkpoints} checkpoints per run" in caption
@@ -180,3 +180,11 @@ def test_captions_state_runs_samples_checkpoints_and_the_paper(demo, name):
         assert "last 27 steps" in caption and "segments of 64 tokens" in caption
     if name == "eq10":
         assert "η/(1−β) = 10η (SGD, β = 0.9)" in caption
+
+
+def test_captions_say_on_which_samples_and_checkpoints_the_sharpness_is_measured(repo):
+    paper = StudyPlan(yaml.safe_load((repo / "config" / "config.yaml").read_text()))
+    fig1 = figure_caption("fig1", paper.figure_sources("fig1"))
+    assert "sharpness on the first k = 2,560 of them, at every other estimated checkpoint" in fig1
+    fig8 = figure_caption("fig8", paper.figure_sources("fig8"))
+    assert "sharpness at m = 1,250, 2,500, 5,000, 10,000 only" in fig8
