@@ -35,8 +35,7 @@ def jackknife_se(leave_outs: Sequence[float]) -> float:
 
 def one_pass_noise(sums: GradientSums) -> float:
     """σ = √(mean ‖∇ℓ_i‖² − ‖ḡ‖²), from Σ‖G_i‖² and Σ G_i."""
-    grad_sq = float(sums.mean_grad @ sums.mean_grad)
-    return math.sqrt(max(sums.mean_sq_norm - grad_sq, 0.0))
+    return math.sqrt(max(sums.mean_sq_norm - sums.mean_grad_sq, 0.0))
 
 
 def centred_noise(sums: GradientSums, centred: float) -> float:
@@ -48,7 +47,7 @@ def centred_leave_out(
     grouped: GroupedSums, centred: list[float], g: int, rest: GradientSums
 ) -> float:
     """σ_(−g) from each group's Σ‖G_i − c‖² around the mean c of all m samples."""
-    part = grouped.group(g)
+    part, rest = grouped.group(g), grouped.leave_out(g)  # the vectors: the given rest has none
     # Σ_{i∉g} ‖G_i − c_(−g)‖² = Σ_{i∉g} ‖G_i − c‖² − m_(−g) ‖c_(−g) − c‖², and
     # c_(−g) − c = (m_g/m)(c_(−g) − c_g) is a difference of means, free of cancellation.
     weight = part.samples / (part.samples + rest.samples)
@@ -59,17 +58,17 @@ def centred_leave_out(
 
 def minibatch_noise(spread: MinibatchSpread, grouped: GroupedSums) -> float:
     """σ̂ of the mini-batch estimator over all micro-batches."""
-    return math.sqrt(max(spread.variance(grouped.cells, grouped.host_total), 0.0))
+    return math.sqrt(max(spread.variance(grouped.cells64, grouped.host_total), 0.0))
 
 
 def minibatch_leave_out(
     spread: MinibatchSpread, grouped: GroupedSums, g: int, rest: GradientSums
 ) -> float:
     """σ̂_(−g): the mini-batch estimator on the micro-batches outside group g (NaN for one)."""
-    cells = {key: cell for key, cell in grouped.cells.items() if key[0] != g}
+    cells = {key: cell for key, cell in grouped.cells64.items() if key[0] != g}
     if sum(spread.counts[key] for key in cells) < 2:
         return math.nan
-    return math.sqrt(max(spread.variance(cells, rest), 0.0))
+    return math.sqrt(max(spread.variance(cells, grouped.leave_out(g)), 0.0))
 
 
 def standard_errors(
@@ -78,8 +77,8 @@ def standard_errors(
     """Jackknife standard errors of L, ‖ḡ‖ and σ (NaN for σ without ``noise``, all for G < 2)."""
     losses, norms, sigmas = [], [], []
     for g in range(grouped.groups if grouped.groups > 1 else 0):
-        rest = grouped.leave_out(g)
+        rest = grouped.scalars(leave_out=g)  # ‖Σ G_i‖² from the Gram matrix, no vector
         losses.append(rest.mean_loss)
-        norms.append(float(rest.mean_grad.norm()))
+        norms.append(math.sqrt(rest.mean_grad_sq))
         sigmas.append(noise(g, rest) if noise is not None else math.nan)
     return jackknife_se(losses), jackknife_se(norms), jackknife_se(sigmas)

@@ -82,11 +82,10 @@ def _noise(
                 "per-sample noise needs mode='eval': train-mode BatchNorm mixes samples"
             )
         grouped = per_sample_pass(model, batches, loss_fn, groups=groups)
-        sums = grouped.total
-        grad_sq = float(sums.mean_grad @ sums.mean_grad)
-        if grad_sq <= CENTRED_PASS_RATIO * sums.mean_sq_norm:
+        sums = grouped.scalars()
+        if sums.mean_grad_sq <= CENTRED_PASS_RATIO * sums.mean_sq_norm:
             return grouped, one_pass_noise(sums), "per_sample", lambda g, rest: one_pass_noise(rest)
-        centre = sums.grad / sums.samples
+        centre = grouped.total.grad / sums.samples
         centred = grouped.per_group(centred_sq_norms(model, batches, loss_fn, centre))
         leave_out = partial(centred_leave_out, grouped, centred)
         return grouped, centred_noise(sums, math.fsum(centred)), "per_sample_centred", leave_out
@@ -171,11 +170,11 @@ def estimate(
             start = _random_start(model, generator)
             eigen = _sharpness(matvec, start, sharpness, sharpness_rtol, max_hvps)
     top = eigen.value if eigen.converged else math.nan
-    sums = grouped.total
+    sums = grouped.scalars()
     loss_se, grad_norm_se, noise_se = standard_errors(grouped, noise_leave_out)
     return Statistics(
         loss=sums.mean_loss,
-        grad_norm=float(sums.mean_grad.norm()),
+        grad_norm=math.sqrt(sums.mean_grad_sq),
         noise=sigma,
         sharpness=abs(top),
         top_eigenvalue=top,
