@@ -5,7 +5,12 @@ import torch
 from estimator_models import image_data, mlp, seeded, split
 
 from stationarity.estimators import estimate
-from stationarity.estimators.gradient_sums import GradientSums, MinibatchSpread
+from stationarity.estimators.gradient_sums import (
+    GradientSums,
+    GroupedSums,
+    MinibatchSpread,
+    gram_matrix,
+)
 from stationarity.estimators.losses import summed_cross_entropy
 
 PARTITIONS = 2000
@@ -35,7 +40,10 @@ def _spread_estimate(grads: torch.Tensor, order: torch.Tensor, size: int) -> flo
         spread.add(batch, len(chunk), key)
         cell = GradientSums(0.0, len(chunk), len(chunk), batch)
         cells[key] = cells[key] + cell if key in cells else cell
-    return spread.variance(cells, GradientSums(0.0, m, m, grads.sum(0)))
+    vectors = [cell.grad for cell in cells.values()] + [spread.first]
+    gram = gram_matrix(vectors, grads.device)
+    assert sum(cell.samples for cell in cells.values()) == m
+    return spread.variance(GroupedSums(cells, [0] * len(cells), grads.device, gram))
 
 
 def _exact_variance(grads: torch.Tensor) -> float:

@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from .losses import LossFn
 from .microbatches import (
     Batch,
-    flatten,
     group_assignment,
     micro_batch_count,
     on_device,
@@ -255,7 +254,8 @@ class GroupTotals:
         self.params = params
         self.device = params[0].device
         self.dtype = accumulation_dtype(params)
-        self.length = sum(p.numel() for p in params)
+        self.sizes = [p.numel() for p in params]
+        self.length = sum(self.sizes)
         self.cells: dict[Key, GradientSums] = {}
         self.running: dict[Key, _Running] = {}
         self.spare: list[Tensor] = []  # buffers of finished cells that may be reused
@@ -291,11 +291,12 @@ class GroupTotals:
             self.running.clear()
         return key
 
-    def grouped(self) -> GroupedSums:
-        """The sums of the finished pass."""
+    def grouped(self, extra: Sequence[Tensor] = ()) -> GroupedSums:
+        """The sums of the finished pass; ``extra`` vectors join the cells in the Gram matrix."""
         if self.added != len(self.assignment):
             raise RuntimeError("the batches yielded fewer micro-batches than their len() says")
-        gram = gram_matrix([cell.grad for cell in self.cells.values()], self.device)
+        vectors = [cell.grad for cell in self.cells.values()] + list(extra)
+        gram = gram_matrix(vectors, self.device)
         return GroupedSums(self.cells, self.assignment, self.device, gram)
 
 
@@ -305,39 +306,63 @@ class MinibatchSpread:
 
     σ̂² = (1/K) Σ_k w_k ‖g_k − ḡ‖², w_k = b_k(m−1)/(m−b_k), is unbiased when the micro-batches
     partition a random sample (the finite-population factor). To keep the squared norms free of
-    cancellation, every g_k is shifted by the first one, s; the rest of ‖g_k − ḡ‖² comes from
-    the cells' gradient sums at the end, when m (and, for a jackknife, which cells) is known.
+    cancellation, every g_k is shifted by the first one, s = S_1/b_1 (S_1 its summed gradient);
+    the rest of ‖g_k − ḡ‖² comes at the end, when m (and, for a jackknife, which cells) is known,
+    from the Gram matrix of the cells' gradient sums and S_1 (pass ``first`` to the Gram matrix
+    as its last vector).
     """
 
-    shift: Tensor | None = None
-    sq_norms: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
+    first: Tensor | None = None
+    first_size: int = 0
+    sq_norms: dict[Key, Tensor | float] = field(default_factory=lambda: defaultdict(float))
     counts: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    scratch: Tensor | None = None
 
     def add(self, grad_sum: Tensor, size: int, key: Key) -> None:
-        """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i."""
-        mean = grad_sum / size
-        if self.shift is None:
-            self.shift = mean
-        shifted = mean - self.shift
-        self.sq_norms[key] += float(shifted @ shifted)
+        """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i (flat)."""
+        if self.first is None:
+            self.first, self.first_size = grad_sum.clone(), size
+            self.scratch = torch.empty_like(grad_sum)
+        if size == self.first_size:
+            # Both sums are exact in their own dtype, so g_k − s = (S_k − S_1)/b is rounded once,
+            # relative to itself: no float64 copy needed to keep it accurate where σ ≪ ‖ḡ‖.
+            shifted = torch.sub(grad_sum, self.first, out=self.scratch)
+            sq_norm = torch.linalg.vector_norm(shifted).double().square() / size**2
+        else:
+            shifted = grad_sum.double() / size - self.first.double() / self.first_size
+            sq_norm = shifted @ shifted
+        self.sq_norms[key] = self.sq_norms[key] + sq_norm  # on the device: no sync here
         self.counts[key] += 1
 
-    def variance(self, cells: dict[Key, GradientSums], sums: GradientSums) -> float:
-        """σ̂² over the micro-batches of ``cells`` (keyed (group, size)), whose sums (on the host)
-        are ``sums``: unbiased over random partitions of their samples."""
-        m = sums.samples
-        if sum(self.counts[key] for key in cells) < 2:
+    def variance(self, grouped: GroupedSums, leave_out: int | None = None) -> float:
+        """σ̂² over the micro-batches of ``grouped`` (cells keyed (group, size); its Gram matrix
+        ends with ``first``), but those of group ``leave_out``: unbiased over random partitions
+        of their samples."""
+        keys = list(grouped.cells)
+        kept = [i for i, (group, _) in enumerate(keys) if group != leave_out]
+        count = sum(self.counts[keys[i]] for i in kept)
+        if count < 2:
             raise ValueError("the mini-batch noise estimate needs at least two micro-batches")
-        shift = self.shift = self.shift.cpu()  # once: the cells are on the host
-        centre = sums.grad / m - shift
+        sums = grouped.scalars(leave_out)
+        m, b1, last = sums.samples, self.first_size, len(keys)
+        gram = grouped.gram.cpu().tolist()
+        to_total = {i: math.fsum(gram[i][j] for j in kept) for i in kept}  # ⟨S_c, Σ S⟩
+        first_total = math.fsum(gram[last][j] for j in kept)
+        first_sq = gram[last][last]
+        # centre = ḡ − s = Σ S / m − S_1 / b_1, through its products only.
+        shift_centre = first_total / (b1 * m) - first_sq / b1**2
+        centre_sq = (
+            math.fsum(to_total.values()) / m**2 - 2 * first_total / (m * b1) + first_sq / b1**2
+        )
         total = 0.0
-        for key, cell in cells.items():
-            size, count = key[1], self.counts[key]
-            # Σ_k (g_k − s) from the cell's sum: float64 keeps this cross term accurate.
-            cross = float(cell.grad @ centre) / size - count * float(shift @ centre)
-            spread = self.sq_norms[key] - 2 * cross + count * float(centre @ centre)
+        for i in kept:
+            size, cell_count = keys[i][1], self.counts[keys[i]]
+            # Σ_k (g_k − s)·centre over the cell's micro-batches, from the cell's sum S_c.
+            cell_centre = to_total[i] / m - gram[i][last] / b1
+            cross = cell_centre / size - cell_count * shift_centre
+            spread = float(self.sq_norms[keys[i]]) - 2 * cross + cell_count * centre_sq
             total += size * (m - 1) / (m - size) * spread
-        return total / sum(self.counts[key] for key in cells) / sums.tokens_per_sample**2
+        return total / count / sums.tokens_per_sample**2
 
 
 def plain_pass(
@@ -354,6 +379,9 @@ def plain_pass(
     params = trainable_parameters(model)
     assignment = group_assignment(micro_batch_count(batches), groups)
     totals = GroupTotals(assignment, params, by_size=spread is not None)
+    if spread is not None:  # one flat buffer for each micro-batch's gradient, reused
+        flat = torch.empty(totals.length, dtype=params[0].dtype, device=params[0].device)
+        views = [v.view_as(p) for v, p in zip(flat.split(totals.sizes), params, strict=True)]
     for inputs, targets in on_device(batches, params[0].device, dropout_seed):
         loss, count = loss_fn(model(inputs), targets)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
@@ -362,5 +390,6 @@ def plain_pass(
             filled = [
                 torch.zeros_like(p) if g is None else g for g, p in zip(grads, params, strict=True)
             ]
-            spread.add(flatten(filled).double(), len(targets), key)
-    return totals.grouped()
+            torch._foreach_copy_(views, filled)
+            spread.add(flat, len(targets), key)
+    return totals.grouped(extra=[spread.first] if spread is not None else [])

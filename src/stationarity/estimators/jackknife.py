@@ -58,17 +58,16 @@ def centred_leave_out(
 
 def minibatch_noise(spread: MinibatchSpread, grouped: GroupedSums) -> float:
     """σ̂ of the mini-batch estimator over all micro-batches."""
-    return math.sqrt(max(spread.variance(grouped.cells64, grouped.host_total), 0.0))
+    return math.sqrt(max(spread.variance(grouped), 0.0))
 
 
 def minibatch_leave_out(
     spread: MinibatchSpread, grouped: GroupedSums, g: int, rest: GradientSums
 ) -> float:
     """σ̂_(−g): the mini-batch estimator on the micro-batches outside group g (NaN for one)."""
-    cells = {key: cell for key, cell in grouped.cells64.items() if key[0] != g}
-    if sum(spread.counts[key] for key in cells) < 2:
+    if sum(count for key, count in spread.counts.items() if key[0] != g) < 2:
         return math.nan
-    return math.sqrt(max(spread.variance(cells, grouped.leave_out(g)), 0.0))
+    return math.sqrt(max(spread.variance(grouped, leave_out=g), 0.0))
 
 
 def standard_errors(
