@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-hvps", type=int, default=60, help="per eigenvalue run; 0 skips the HVP counts"
     )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="the rows to time, from " + ",".join(METHODS)
+    )
 
 
 def plain_backward(model: nn.Module, batches: Batches) -> Result:
@@ -132,15 +135,23 @@ def _one_hvp(model: nn.Module, batches: Batches) -> Result:
     return math.nan, math.nan, math.nan
 
 
-# label → (method, repetitions; None: as many as --repeats)
-METHODS: dict[str, tuple[Callable[[nn.Module, Batches], Result], int | None]] = {
-    "plain loss+grad (`loss.backward()`)": (plain_backward, None),
-    "`estimate(noise=None)`: L, ‖ḡ‖ only": (_statistics(noise=None), None),
-    "naive per-sample loop": (naive_loop, 1),
-    "torch.func vmap(grad), chunk 32": (vmap_gradients, 2),
-    "**exact per-sample σ** (`noise='per_sample'`)": (_statistics(noise="per_sample"), None),
-    "mini-batch σ̂ (`noise='minibatch'`, b = micro-batch)": (_statistics(noise="minibatch"), None),
-    f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})": (_one_hvp, 3),
+# name → (label, method, repetitions; None: as many as --repeats)
+METHODS: dict[str, tuple[str, Callable[[nn.Module, Batches], Result], int | None]] = {
+    "plain": ("plain loss+grad (`loss.backward()`)", plain_backward, None),
+    "none": ("`estimate(noise=None)`: L, ‖ḡ‖ only", _statistics(noise=None), None),
+    "naive": ("naive per-sample loop", naive_loop, 1),
+    "vmap": ("torch.func vmap(grad), chunk 32", vmap_gradients, 2),
+    "per_sample": (
+        "**exact per-sample σ** (`noise='per_sample'`)",
+        _statistics(noise="per_sample"),
+        None,
+    ),
+    "minibatch": (
+        "mini-batch σ̂ (`noise='minibatch'`, b = micro-batch)",
+        _statistics(noise="minibatch"),
+        None,
+    ),
+    "hvp": (f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})", _one_hvp, 3),
 }
 
 
@@ -199,7 +210,7 @@ def _error(estimate: float, reference: float) -> str:
 
 
 def cost_table(
-    workload: Workload, batches: Batches, repeats: int, device: torch.device
+    workload: Workload, batches: Batches, repeats: int, device: torch.device, methods: list[str]
 ) -> Iterator[str]:
     """One row per method: time, ratio to the plain pass, errors against float64."""
     loss, grad_norm, noise = float64_reference(workload.model, batches)
@@ -207,7 +218,8 @@ def cost_table(
     yield ""
     yield "| method | median time (ms) | ratio to plain | rel. err σ | rel. err ‖ḡ‖ | peak MiB |"
     yield "|---|---:|---:|---:|---:|---:|"
-    for label, (method, fixed) in METHODS.items():
+    for name in methods:
+        label, method, fixed = METHODS[name]
         count = min(fixed or repeats, repeats)
         seconds, ratio, result, peak = time_method(method, workload.model, batches, count, device)
         if math.isinf(peak):
@@ -285,7 +297,8 @@ def run_model(name: str, args: argparse.Namespace, device: torch.device) -> None
         else:
             train(workload, device, args.train_steps)
         _say("", f"### {checkpoint}", "")
-        for row in cost_table(workload, batches, args.repeats, device):
+        methods = args.methods.split(",")
+        for row in cost_table(workload, batches, args.repeats, device, methods):
             _say(row)
         if args.max_hvps:
             sharpness.append(sharpness_row(checkpoint, workload.model, batches, args.max_hvps))
