@@ -84,13 +84,14 @@ def test_lanczos_stops_exactly_on_an_invariant_subspace():
     assert result.value == pytest.approx(3.0, rel=1e-12)
 
 
-def test_hvp_matches_the_dense_hessian_across_uneven_micro_batches():
+@pytest.mark.parametrize("method", ["double_backward", "forward_over_reverse"])
+def test_hvp_matches_the_dense_hessian_across_uneven_micro_batches(method):
     torch.manual_seed(0)
     model = TinyTransformer().double().eval()
     inputs, targets = token_data(13, 5, 11, seed=2)
     hessian = dense_hessian(model, inputs, targets)
     vector = torch.randn(len(hessian), generator=seeded(3), dtype=torch.float64)
 
-    product = hvp(model, split(inputs, targets, 5), vector)
+    product = hvp(model, split(inputs, targets, 5), vector, method=method)
 
     torch.testing.assert_close(product, hessian @ vector, rtol=1e-10, atol=1e-12)

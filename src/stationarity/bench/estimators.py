@@ -129,10 +129,14 @@ def _resplit(batches: Batches, size: int) -> Batches:
     ]
 
 
-def _one_hvp(model: nn.Module, batches: Batches) -> Result:
-    vector = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
-    hvp(model, _resplit(batches, REFERENCE_MICRO_BATCH), vector.to(batches[0][0].device))
-    return math.nan, math.nan, math.nan
+def _one_hvp(method: str) -> Callable[[nn.Module, Batches], Result]:
+    def run(model: nn.Module, batches: Batches) -> Result:
+        vector = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
+        vector = vector.to(batches[0][0].device)
+        hvp(model, _resplit(batches, REFERENCE_MICRO_BATCH), vector, method=method)
+        return math.nan, math.nan, math.nan
+
+    return run
 
 
 # name → (label, method, repetitions; None: as many as --repeats)
@@ -151,7 +155,16 @@ METHODS: dict[str, tuple[str, Callable[[nn.Module, Batches], Result], int | None
         _statistics(noise="minibatch"),
         None,
     ),
-    "hvp": (f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})", _one_hvp, 3),
+    "hvp": (
+        f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})",
+        _one_hvp("double_backward"),
+        3,
+    ),
+    "hvp_forward": (
+        f"one HVP (forward-over-reverse, micro-batch ≤ {REFERENCE_MICRO_BATCH})",
+        _one_hvp("forward_over_reverse"),
+        3,
+    ),
 }
 
 
