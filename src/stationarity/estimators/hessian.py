@@ -116,21 +116,39 @@ def top_eigenvalue_power(
     return EigenResult(value, False, max_matvecs, residual, history, residuals)
 
 
+def basis_device(
+    device: torch.device, vector_bytes: int, max_matvecs: int, free_bytes: int | None
+) -> torch.device:
+    """Where a Lanczos basis of up to ``max_matvecs`` vectors lives: beside the model, unless it
+    would take more than half the accelerator's free memory (``free_bytes``; None: not an
+    accelerator), which the model's activations need; then on the host."""
+    if free_bytes is None or max_matvecs * vector_bytes <= free_bytes / 2:
+        return device
+    return torch.device("cpu")
+
+
+def _free_bytes(device: torch.device) -> int | None:
+    return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+
+
 def top_eigenvalue_lanczos(
     matvec: MatVec, start: Tensor, *, rtol: float = 1e-3, max_matvecs: int = 100
 ) -> EigenResult:
     """Lanczos with full reorthogonalisation for the eigenvalue of largest magnitude.
 
-    The basis holds one vector per matvec, so memory grows by one parameter vector per step.
+    The basis holds one vector per matvec, so memory grows by one parameter vector per step; it
+    is kept on the host where it would not fit beside the model (``basis_device``).
     """
-    basis = [start / start.norm()]
+    vector_bytes = start.numel() * start.element_size()
+    home = basis_device(start.device, vector_bytes, max_matvecs, _free_bytes(start.device))
+    basis = [(start / start.norm()).to(home)]
     alphas: list[float] = []
     betas: list[float] = []
     history: list[float] = []
     residuals: list[float] = []
     value, residual = float("nan"), float("inf")
     for step in range(1, max_matvecs + 1):
-        w = matvec(basis[-1])
+        w = matvec(basis[-1].to(start.device)).to(home)
         alphas.append(_dot(basis[-1], w))
         # Twice is enough: one classical Gram–Schmidt sweep leaves rounding-level components.
         for _ in range(2):
