@@ -2,9 +2,11 @@
 
 The m samples arrive as K micro-batches in a fixed order; micro-batch k belongs to group
 ⌊k·G/K⌋ (G = min(``se_groups``, K)). The passes keep their sums per group (``GroupedSums``):
-summed loss, loss terms, samples, Σ G_i as a float64 vector on the host and Σ‖G_i‖². That is G
-parameter vectors of host memory: 16 × 44.5M × 8 B ≈ 5.7 GB for ResNet-101. Each statistic θ is
-recomputed from the totals minus group g by the same formulas as the full estimate, θ_(−g), and
+summed loss, loss terms, samples, Σ G_i as a vector on the host (float64 after a GPU pass, the
+parameters' dtype after a CPU one) and Σ‖G_i‖². That is G parameter vectors of host memory:
+16 × 44.5M × 8 B ≈ 5.7 GB for ResNet-101 in float64. Each statistic θ is recomputed from the
+totals minus group g by the same formulas as the full estimate, θ_(−g), and norms of such sums
+come from the float64 Gram matrix of the groups' sums, without forming a vector per group.
 
     se(θ)² = (G−1)/G · Σ_g (θ_(−g) − θ̄)²,   θ̄ = (1/G) Σ_g θ_(−g),
 
