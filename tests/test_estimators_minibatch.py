@@ -94,3 +94,14 @@ def test_a_single_micro_batch_is_refused(per_sample_gradients):
     model, inputs, targets, _ = per_sample_gradients
     with pytest.raises(ValueError, match="two micro-batches"):
         estimate(model, split(inputs, targets, 64), noise="minibatch", sharpness=None)
+
+
+def test_the_shifted_norms_of_float32_sums_are_summed_in_float64():
+    first, second = torch.randn(2, 2**22, generator=seeded(3))
+    spread = MinibatchSpread()
+
+    spread.add(first, 8, (0, 8))
+    spread.add(second, 8, (0, 8))
+
+    exact = float(((second.double() - first.double()) / 8).square().sum())
+    assert float(spread.sq_norms[(0, 8)]) == pytest.approx(exact, rel=1e-7)
