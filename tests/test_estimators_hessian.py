@@ -5,6 +5,7 @@ import torch
 from estimator_models import TinyTransformer, dense_hessian, seeded, split, token_data
 
 from stationarity.estimators import hvp, top_eigenvalue_lanczos, top_eigenvalue_power
+from stationarity.estimators.hessian import basis_device
 
 SOLVERS = {"lanczos": top_eigenvalue_lanczos, "power": top_eigenvalue_power}
 
@@ -84,13 +85,22 @@ def test_lanczos_stops_exactly_on_an_invariant_subspace():
     assert result.value == pytest.approx(3.0, rel=1e-12)
 
 
-def test_hvp_matches_the_dense_hessian_across_uneven_micro_batches():
+@pytest.mark.parametrize("method", ["double_backward", "forward_over_reverse"])
+def test_hvp_matches_the_dense_hessian_across_uneven_micro_batches(method):
     torch.manual_seed(0)
     model = TinyTransformer().double().eval()
     inputs, targets = token_data(13, 5, 11, seed=2)
     hessian = dense_hessian(model, inputs, targets)
     vector = torch.randn(len(hessian), generator=seeded(3), dtype=torch.float64)
 
-    product = hvp(model, split(inputs, targets, 5), vector)
+    product = hvp(model, split(inputs, targets, 5), vector, method=method)
 
     torch.testing.assert_close(product, hessian @ vector, rtol=1e-10, atol=1e-12)
+
+
+def test_the_lanczos_basis_moves_to_the_host_only_when_it_would_crowd_the_accelerator():
+    gpu, mib = torch.device("cuda", 0), 2**20
+    # 100 vectors of 170 MiB (ResNet-101 in float32) take 16.6 GiB: more than half of 30 GiB.
+    assert basis_device(gpu, 170 * mib, 100, 30 * 1024 * mib) == torch.device("cpu")
+    assert basis_device(gpu, 170 * mib, 100, 40 * 1024 * mib) == gpu
+    assert basis_device(torch.device("cpu"), 170 * mib, 100, None) == torch.device("cpu")

@@ -35,6 +35,8 @@ CASES = {
     "conv2d ghost": (lambda: nn.Conv2d(8, 16, 3), _image(8, 4), None),
     "conv2d ghost, strided": (lambda: nn.Conv2d(8, 16, 3, stride=2, padding=1), _image(8, 5), None),
     "conv2d ghost, grouped": (lambda: nn.Conv2d(8, 16, 3, groups=2), _image(8, 4), None),
+    # One position per sample: fewer rows (samples × positions) than output channels.
+    "conv2d ghost, wide": (lambda: nn.Conv2d(8, 32, 3, stride=2), _image(8, 4), None),
     "conv2d strided, dilated": (
         lambda: nn.Conv2d(3, 4, 3, stride=2, dilation=2, padding=2, bias=False),
         _image(3, 9),
@@ -160,6 +162,7 @@ def test_batch_norm_in_train_mode_is_refused():
         ("linear over a sequence", "ghost"),
         ("linear over a long sequence (materialised)", "materialise"),
         ("conv2d ghost, strided", "ghost"),
+        ("conv2d ghost, wide", "ghost"),
         ("conv2d", "columns"),
         ("conv2d stride 3, rectangular kernel", "columns"),
         ("conv2d polyphase, strided, dilated", "polyphase"),

@@ -5,7 +5,12 @@ import torch
 from estimator_models import image_data, mlp, seeded, split
 
 from stationarity.estimators import estimate
-from stationarity.estimators.gradient_sums import GradientSums, MinibatchSpread
+from stationarity.estimators.gradient_sums import (
+    GradientSums,
+    GroupedSums,
+    MinibatchSpread,
+    gram_matrix,
+)
 from stationarity.estimators.losses import summed_cross_entropy
 
 PARTITIONS = 2000
@@ -35,7 +40,10 @@ def _spread_estimate(grads: torch.Tensor, order: torch.Tensor, size: int) -> flo
         spread.add(batch, len(chunk), key)
         cell = GradientSums(0.0, len(chunk), len(chunk), batch)
         cells[key] = cells[key] + cell if key in cells else cell
-    return spread.variance(cells, GradientSums(0.0, m, m, grads.sum(0)))
+    vectors = [cell.grad for cell in cells.values()] + [spread.first]
+    gram = gram_matrix(vectors, grads.device)
+    assert sum(cell.samples for cell in cells.values()) == m
+    return spread.variance(GroupedSums(cells, [0] * len(cells), grads.device, gram))
 
 
 def _exact_variance(grads: torch.Tensor) -> float:
@@ -86,3 +94,14 @@ def test_a_single_micro_batch_is_refused(per_sample_gradients):
     model, inputs, targets, _ = per_sample_gradients
     with pytest.raises(ValueError, match="two micro-batches"):
         estimate(model, split(inputs, targets, 64), noise="minibatch", sharpness=None)
+
+
+def test_the_shifted_norms_of_float32_sums_are_summed_in_float64():
+    first, second = torch.randn(2, 2**22, generator=seeded(3))
+    spread = MinibatchSpread()
+
+    spread.add(first, 8, (0, 8))
+    spread.add(second, 8, (0, 8))
+
+    exact = float(((second.double() - first.double()) / 8).square().sum())
+    assert float(spread.sq_norms[(0, 8)]) == pytest.approx(exact, rel=1e-7)

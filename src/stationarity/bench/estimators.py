@@ -46,6 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-hvps", type=int, default=60, help="per eigenvalue run; 0 skips the HVP counts"
     )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "process"),
+        default="wall",
+        help="process: CPU time of this process, robust to other load (CPU, --threads 1)",
+    )
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="the rows to time, from " + ",".join(METHODS)
+    )
 
 
 def plain_backward(model: nn.Module, batches: Batches) -> Result:
@@ -126,21 +135,42 @@ def _resplit(batches: Batches, size: int) -> Batches:
     ]
 
 
-def _one_hvp(model: nn.Module, batches: Batches) -> Result:
-    vector = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
-    hvp(model, _resplit(batches, REFERENCE_MICRO_BATCH), vector.to(batches[0][0].device))
-    return math.nan, math.nan, math.nan
+def _one_hvp(method: str) -> Callable[[nn.Module, Batches], Result]:
+    def run(model: nn.Module, batches: Batches) -> Result:
+        vector = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
+        vector = vector.to(batches[0][0].device)
+        hvp(model, _resplit(batches, REFERENCE_MICRO_BATCH), vector, method=method)
+        return math.nan, math.nan, math.nan
+
+    return run
 
 
-# label → (method, repetitions; None: as many as --repeats)
-METHODS: dict[str, tuple[Callable[[nn.Module, Batches], Result], int | None]] = {
-    "plain loss+grad (`loss.backward()`)": (plain_backward, None),
-    "`estimate(noise=None)`: L, ‖ḡ‖ only": (_statistics(noise=None), None),
-    "naive per-sample loop": (naive_loop, 1),
-    "torch.func vmap(grad), chunk 32": (vmap_gradients, 2),
-    "**exact per-sample σ** (`noise='per_sample'`)": (_statistics(noise="per_sample"), None),
-    "mini-batch σ̂ (`noise='minibatch'`, b = micro-batch)": (_statistics(noise="minibatch"), None),
-    f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})": (_one_hvp, 3),
+# name → (label, method, repetitions; None: as many as --repeats)
+METHODS: dict[str, tuple[str, Callable[[nn.Module, Batches], Result], int | None]] = {
+    "plain": ("plain loss+grad (`loss.backward()`)", plain_backward, None),
+    "none": ("`estimate(noise=None)`: L, ‖ḡ‖ only", _statistics(noise=None), None),
+    "naive": ("naive per-sample loop", naive_loop, 1),
+    "vmap": ("torch.func vmap(grad), chunk 32", vmap_gradients, 2),
+    "per_sample": (
+        "**exact per-sample σ** (`noise='per_sample'`)",
+        _statistics(noise="per_sample"),
+        None,
+    ),
+    "minibatch": (
+        "mini-batch σ̂ (`noise='minibatch'`, b = micro-batch)",
+        _statistics(noise="minibatch"),
+        None,
+    ),
+    "hvp": (
+        f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})",
+        _one_hvp("double_backward"),
+        3,
+    ),
+    "hvp_forward": (
+        f"one HVP (forward-over-reverse, micro-batch ≤ {REFERENCE_MICRO_BATCH})",
+        _one_hvp("forward_over_reverse"),
+        3,
+    ),
 }
 
 
@@ -149,12 +179,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+# The clock of every timing: wall time, or with --clock process the CPU time of this process,
+# which other processes on a shared machine do not inflate (with one thread, no spin-waiting).
+CLOCK = {"clock": time.perf_counter}
+
+
 def _timed(fn: Callable[[], Result], device: torch.device) -> tuple[float, Result]:
+    clock = CLOCK["clock"]
     _sync(device)
-    started = time.perf_counter()
+    started = clock()
     result = fn()
     _sync(device)
-    return time.perf_counter() - started, result
+    return clock() - started, result
 
 
 def time_method(method, model, batches, repeats, device) -> tuple[float, float, Result, float]:
@@ -199,7 +235,7 @@ def _error(estimate: float, reference: float) -> str:
 
 
 def cost_table(
-    workload: Workload, batches: Batches, repeats: int, device: torch.device
+    workload: Workload, batches: Batches, repeats: int, device: torch.device, methods: list[str]
 ) -> Iterator[str]:
     """One row per method: time, ratio to the plain pass, errors against float64."""
     loss, grad_norm, noise = float64_reference(workload.model, batches)
@@ -207,7 +243,8 @@ def cost_table(
     yield ""
     yield "| method | median time (ms) | ratio to plain | rel. err σ | rel. err ‖ḡ‖ | peak MiB |"
     yield "|---|---:|---:|---:|---:|---:|"
-    for label, (method, fixed) in METHODS.items():
+    for name in methods:
+        label, method, fixed = METHODS[name]
         count = min(fixed or repeats, repeats)
         seconds, ratio, result, peak = time_method(method, workload.model, batches, count, device)
         if math.isinf(peak):
@@ -285,7 +322,8 @@ def run_model(name: str, args: argparse.Namespace, device: torch.device) -> None
         else:
             train(workload, device, args.train_steps)
         _say("", f"### {checkpoint}", "")
-        for row in cost_table(workload, batches, args.repeats, device):
+        methods = args.methods.split(",")
+        for row in cost_table(workload, batches, args.repeats, device, methods):
             _say(row)
         if args.max_hvps:
             sharpness.append(sharpness_row(checkpoint, workload.model, batches, args.max_hvps))
@@ -304,12 +342,16 @@ def main(args: argparse.Namespace) -> None:
     """Run the benchmark and print markdown."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    CLOCK["clock"] = time.process_time if args.clock == "process" else time.perf_counter
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     threads = torch.get_num_threads()
-    print(f"# estimator benchmark: {name}, torch {torch.__version__}, {threads} CPU threads")
+    print(
+        f"# estimator benchmark: {name}, torch {torch.__version__}, {threads} CPU threads, "
+        f"{args.clock} clock"
+    )
     for model in args.models.split(","):
         started = time.perf_counter()
         run_model(model, args, device)

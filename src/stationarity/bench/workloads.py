@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ..estimators.losses import summed_cross_entropy
 
-MODELS = ("cnn", "transformer", "resnet18", "resnet50")
+MODELS = ("cnn", "convbn", "transformer", "resnet18", "resnet50", "resnet101")
 CLASSES = 10
 VOCABULARY = 256
 SEGMENT = 64
@@ -21,6 +21,25 @@ def small_cnn() -> nn.Module:
         layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
         layers.append(nn.MaxPool2d(2))
     layers += [nn.Flatten(), nn.Linear(1024, 128), nn.ReLU(), nn.Linear(128, CLASSES)]
+    return nn.Sequential(*layers)
+
+
+def conv_bn_net() -> nn.Module:
+    """A held-out VGG-style net: 4 stages of 2 × [conv3×3 without bias, BatchNorm, ReLU]
+    (32/64/128/256 channels) with max-pools between, global average pool, Linear 256→10.
+
+    Not the net the per-sample rules were tuned on: a check that they generalise.
+    """
+    layers: list[nn.Module] = []
+    c_in = 3
+    for stage, c_out in enumerate((32, 64, 128, 256)):
+        if stage:
+            layers.append(nn.MaxPool2d(2))
+        for _ in range(2):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out)]
+            layers.append(nn.ReLU())
+            c_in = c_out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, CLASSES)]
     return nn.Sequential(*layers)
 
 
@@ -113,14 +132,14 @@ class Workload:
 
 
 def make_workload(name: str, samples: int, image_size: int, seed: int = 0) -> Workload:
-    """Build one of: cnn, transformer, resnet18, resnet50 (torchvision, random init)."""
+    """Build one of ``MODELS`` (the ResNets from torchvision, random init)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     if name == "transformer":
         inputs, targets = synthetic_tokens(samples + 2048, generator)
         model, optimiser = SmallTransformer(), "adam"
     else:
-        size = 32 if name == "cnn" else image_size
+        size = 32 if name in ("cnn", "convbn") else image_size
         inputs, targets = synthetic_images(samples + 2048, size, generator)
         model, optimiser = _image_model(name), "sgd"
     return Workload(
@@ -137,11 +156,17 @@ def make_workload(name: str, samples: int, image_size: int, seed: int = 0) -> Wo
 def _image_model(name: str) -> nn.Module:
     if name == "cnn":
         return small_cnn()
+    if name == "convbn":
+        return conv_bn_net()
     import torchvision
 
-    builders = {"resnet18": torchvision.models.resnet18, "resnet50": torchvision.models.resnet50}
+    builders = {
+        "resnet18": torchvision.models.resnet18,
+        "resnet50": torchvision.models.resnet50,
+        "resnet101": torchvision.models.resnet101,
+    }
     if name not in builders:
-        raise ValueError(f"unknown model {name!r}; choose cnn, transformer, resnet18, resnet50")
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return builders[name](weights=None, num_classes=CLASSES)
 
 

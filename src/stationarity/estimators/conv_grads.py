@@ -52,6 +52,25 @@ def columns(x: Tensor, geometry: Geometry, out_shape: Pair) -> Tensor:
     return unfolded.reshape(x.shape[0], -1, rows * cols)
 
 
+def position_rows(x: Tensor, geometry: Geometry, out_shape: Pair) -> Tensor:
+    """im2col with a sample's positions as rows: (N, positions, k_h·k_w·C), one group only.
+
+    The input goes channels-last first, so each kernel offset copies runs of C contiguous
+    numbers. Deep layers have few positions (2×2, 1×1 in a ResNet on 32×32 images); the layout
+    of ``columns`` copies runs of that many numbers there, several times slower. Columns are
+    ordered (i, j, C), not like the weight's (C, i, j).
+    """
+    (kh, kw), (sh, sw), (dh, dw), padding, _ = geometry
+    rows, cols = out_shape
+    x = F.pad(x, (padding[1], padding[1], padding[0], padding[0])).permute(0, 2, 3, 1)
+    unfolded = x.new_empty(x.shape[0], rows, cols, kh, kw, x.shape[3])
+    for i in range(kh):
+        for j in range(kw):
+            window = x[:, i * dh :: sh, j * dw :: sw][:, :rows, :cols]
+            unfolded[:, :, :, i, j].copy_(window)
+    return unfolded.reshape(x.shape[0], rows * cols, -1)
+
+
 def columns_weight_grad(x: Tensor, delta: Tensor, geometry: Geometry) -> tuple[Tensor, Tensor]:
     """Per-sample squared norms (N,) and summed weight gradient, from im2col columns."""
     _, out_channels, rows, cols = delta.shape

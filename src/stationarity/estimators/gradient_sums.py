@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from .losses import LossFn
 from .microbatches import (
     Batch,
-    flatten,
     group_assignment,
     micro_batch_count,
     on_device,
@@ -29,13 +28,18 @@ from .progress import Phase
 
 @dataclass
 class GradientSums:
-    """Σ of losses, of per-sample gradients G_i = ∇s_i (float64) and, if known, of ‖G_i‖²."""
+    """Σ of losses, of per-sample gradients G_i = ∇s_i and, if known, of ‖G_i‖².
+
+    ``grad`` is the vector Σ G_i (None where only its norm was formed); ``grad_sq`` is ‖Σ G_i‖²,
+    NaN until known (then computed from ``grad`` in float64).
+    """
 
     loss: float
     samples: int
     tokens: int
-    grad: Tensor
+    grad: Tensor | None
     sq_norms: float = math.nan
+    grad_sq: float = math.nan
 
     @property
     def tokens_per_sample(self) -> float:
@@ -53,19 +57,42 @@ class GradientSums:
         return self.grad / self.tokens
 
     @property
+    def mean_grad_sq(self) -> float:
+        """‖ḡ‖²."""
+        grad_sq = self.grad_sq
+        if math.isnan(grad_sq):
+            grad = self.grad.double()
+            grad_sq = float(grad @ grad)
+        return grad_sq / self.tokens**2
+
+    @property
     def mean_sq_norm(self) -> float:
         """(1/m) Σ ‖∇ℓ_i‖²."""
         return self.sq_norms / self.samples / self.tokens_per_sample**2
 
+    def without_grad(self) -> "GradientSums":
+        """The scalar sums only."""
+        return replace(self, grad=None, grad_sq=math.nan)
+
     def __add__(self, other: "GradientSums") -> "GradientSums":
-        """The sums over the samples of both."""
+        """The sums over the samples of both (the vectors where both have them)."""
+        both = self.grad is not None and other.grad is not None
         return GradientSums(
             self.loss + other.loss,
             self.samples + other.samples,
             self.tokens + other.tokens,
-            self.grad + other.grad,
+            self.grad + other.grad if both else None,
             self.sq_norms + other.sq_norms,
         )
+
+    def add_(self, other: "GradientSums") -> None:
+        """Add ``other`` in place, the gradient into this one's vector."""
+        self.loss += other.loss
+        self.samples += other.samples
+        self.tokens += other.tokens
+        self.grad += other.grad
+        self.sq_norms += other.sq_norms
+        self.grad_sq = math.nan
 
     def __sub__(self, other: "GradientSums") -> "GradientSums":
         """The sums over the samples of ``self`` that are not in ``other`` (a part of it)."""
@@ -80,32 +107,86 @@ class GradientSums:
 
 Key = tuple[int, int]  # a cell of micro-batches: (group, size), size 0 where sizes are not kept
 
+# Columns of the cells converted to float64 at a time for their Gram matrix. Wide chunks: each
+# chunk is one small matrix product, and on a loaded 2-core machine thousands of them (2^15
+# columns for 11M parameters) took 2.6 s instead of 0.2 s, in thread synchronisation.
+GRAM_CHUNK = 2**18
+
+
+def gram_matrix(vectors: list[Tensor], device: torch.device) -> Tensor:
+    """⟨v_i, v_j⟩ of flat vectors in float64 on ``device``, converting a chunk at a time.
+
+    The products of float32 numbers are exact in float64, so this is as accurate as float64
+    copies of the vectors, without writing those copies (G parameter vectors of memory traffic).
+    """
+    count, length = len(vectors), vectors[0].numel()
+    gram = torch.zeros(count, count, dtype=torch.float64, device=device)
+    scratch = torch.empty(count, min(GRAM_CHUNK, length), dtype=torch.float64, device=device)
+    for start in range(0, length, GRAM_CHUNK):
+        width = min(GRAM_CHUNK, length - start)
+        block = scratch[:, :width]
+        for row, vector in zip(block, vectors, strict=True):
+            row.copy_(vector[start : start + width], non_blocking=True)
+        gram.addmm_(block, block.T)
+    return gram
+
 
 @dataclass
 class GroupedSums:
     """The sums of one pass per cell of micro-batches, on the host, and their total.
 
-    ``assignment`` gives each micro-batch's group; ``total`` is on the device of the pass and
-    ``host_total`` the same on the host.
+    A cell's gradient sum is in the parameters' dtype, or float64 where the pass accumulated in
+    float64 (see ``GroupTotals``). ``assignment`` gives each micro-batch's group. ``gram`` holds
+    ⟨Σ_a G_i, Σ_b G_i⟩ of the cells a, b (in the order of ``cells``) in float64: the squared
+    norms of every leave-one-group-out sum follow from it, without a vector per group.
     """
 
     cells: dict[Key, GradientSums]
     assignment: list[int]
-    total: GradientSums
-    host_total: GradientSums
+    device: torch.device
+    gram: Tensor
 
     @property
     def groups(self) -> int:
         """G, the number of groups (fewer than requested when there are fewer micro-batches)."""
         return max(self.assignment) + 1
 
+    def scalars(self, leave_out: int | None = None) -> GradientSums:
+        """Loss, counts, Σ‖G_i‖² and ‖Σ G_i‖² over every sample (but those of group
+        ``leave_out``); ``grad`` is None: the vector is not formed."""
+        kept = [k for k, (group, _) in enumerate(self.cells) if group != leave_out]
+        cells = list(self.cells.values())
+        sums = functools.reduce(operator.add, (cells[k].without_grad() for k in kept))
+        sums.grad_sq = float(self.gram[kept][:, kept].sum())
+        return sums
+
+    @functools.cached_property
+    def cells64(self) -> dict[Key, GradientSums]:
+        """The cells with float64 gradient sums, for the estimators that need the vectors."""
+        return {key: replace(cell, grad=cell.grad.double()) for key, cell in self.cells.items()}
+
+    @functools.cached_property
+    def host_total(self) -> GradientSums:
+        """The sums over all samples, the gradient a float64 vector on the host."""
+        cells = iter(self.cells64.values())
+        first = next(cells)
+        total = replace(first, grad=first.grad.clone())
+        for cell in cells:
+            total.add_(cell)
+        return total
+
+    @functools.cached_property
+    def total(self) -> GradientSums:
+        """``host_total`` with its gradient on the device of the pass."""
+        return replace(self.host_total, grad=self.host_total.grad.to(self.device))
+
     def group(self, g: int) -> GradientSums:
-        """The sums over the samples of group g."""
-        cells = [cell for (group, _), cell in self.cells.items() if group == g]
+        """The sums over the samples of group g (float64 gradient)."""
+        cells = [cell for (group, _), cell in self.cells64.items() if group == g]
         return functools.reduce(operator.add, cells)
 
     def leave_out(self, g: int) -> GradientSums:
-        """The sums over every sample but those of group g, on the host."""
+        """The sums over every sample but those of group g, on the host (float64 gradient)."""
         return self.host_total - self.group(g)
 
     def per_group(self, values: Sequence[float]) -> list[float]:
@@ -117,14 +198,36 @@ class GroupedSums:
 
 
 class _Running:
-    """The sums of one cell while its group streams, on the device: no sync per micro-batch."""
+    """The sums of one cell while its group streams, on the device: no sync per micro-batch.
 
-    def __init__(self, device: torch.device, length: int):
+    The gradient accumulates in place in a flat buffer, through views shaped like the
+    parameters, so a micro-batch costs one in-place add per parameter (as ``loss.backward()``
+    into ``.grad`` does), not a concatenation and a float64 copy.
+    """
+
+    def __init__(self, buffer: Tensor, params: list[nn.Parameter]):
+        device = buffer.device
         self.loss = torch.zeros((), dtype=torch.float64, device=device)
         self.tokens = torch.zeros((), dtype=torch.int64, device=device)
         self.samples = 0
-        self.grad = torch.zeros(length, dtype=torch.float64, device=device)
+        self.grad = buffer
+        self.views = [
+            v.view_as(p)
+            for v, p in zip(buffer.split([p.numel() for p in params]), params, strict=True)
+        ]
+        self.empty = True
         self.sq_norms: Tensor | float = torch.zeros((), dtype=torch.float64, device=device)
+
+    def add_grads(self, grads: Sequence[Tensor | None]) -> None:
+        """Add one micro-batch's gradient, given per parameter (None: no gradient)."""
+        pairs = [(v, g) for v, g in zip(self.views, grads, strict=True) if g is not None]
+        if self.empty:
+            if len(pairs) < len(self.views):
+                self.grad.zero_()
+            torch._foreach_copy_([v for v, _ in pairs], [g for _, g in pairs])
+            self.empty = False
+        else:
+            torch._foreach_add_([v for v, _ in pairs], [g for _, g in pairs])
 
     def on_host(self) -> GradientSums:
         """The finished sums, the gradient moved to the host."""
@@ -132,9 +235,19 @@ class _Running:
         return GradientSums(float(self.loss), self.samples, tokens, self.grad.cpu(), sq_norms)
 
 
+def accumulation_dtype(params: list[nn.Parameter]) -> torch.dtype:
+    """The dtype of the running sums of a group: the parameters' own on CPUs, float64 elsewhere.
+
+    A group sums a few micro-batch gradients. On CPUs an add that converts float32 to float64 runs
+    about 7x slower than a float32 add (58 vs 8 ms for 11M parameters, 2 threads), and it would
+    cost more than the backward pass; on GPUs it is as cheap as any other add.
+    """
+    return params[0].dtype if params[0].device.type == "cpu" else torch.float64
+
+
 class GroupTotals:
     """Sums of one pass per cell, running on the device until each group is complete, then moved
-    to the host: G parameter vectors in float64 there, one at a time on the device.
+    to the host: G parameter vectors there, one (per size) at a time on the device.
 
     With a ``phase``, it resumes from the phase's saved state (the finished groups) and reports
     each micro-batch, with a snapshot at the end of each group; with a ``spread``, it also feeds
@@ -151,10 +264,14 @@ class GroupTotals:
     ):
         self.assignment = assignment
         self.by_size = by_size
+        self.params = params
         self.device = params[0].device
-        self.length = sum(p.numel() for p in params)
+        self.dtype = accumulation_dtype(params)
+        self.sizes = [p.numel() for p in params]
+        self.length = sum(self.sizes)
         self.cells: dict[Key, GradientSums] = {}
         self.running: dict[Key, _Running] = {}
+        self.spare: list[Tensor] = []  # buffers of finished cells that may be reused
         self.added = 0
         self.phase, self.spread = phase, spread
         if phase is not None and phase.saved is not None:
@@ -179,27 +296,34 @@ class GroupTotals:
             "spread": self.spread.snapshot() if self.spread is not None else None,
         }
 
-    def add(self, loss: Tensor, count: Tensor, samples: int, grad: Tensor, sq_norms=None) -> Key:
-        """Count the next micro-batch: its summed loss and gradient, loss terms, samples and
-        Σ‖G_i‖² (a tensor; None where unknown). Returns its cell."""
+    def _buffer(self) -> Tensor:
+        if self.spare:
+            return self.spare.pop()
+        return torch.empty(self.length, dtype=self.dtype, device=self.device)
+
+    def add(self, loss: Tensor, count: Tensor, samples: int, grads, sq_norms=None) -> Key:
+        """Count the next micro-batch: its summed loss, its gradient per parameter (None where a
+        parameter has none), loss terms, samples and Σ‖G_i‖² (a tensor; None where unknown).
+        Returns its cell."""
         if self.added == len(self.assignment):
             raise RuntimeError("the batches yielded more micro-batches than their len() says")
         group = self.assignment[self.added]
         key = (group, samples if self.by_size else 0)
         if key not in self.running:
-            self.running[key] = _Running(self.device, self.length)
+            self.running[key] = _Running(self._buffer(), self.params)
         running = self.running[key]
         running.loss += loss.detach()
         running.tokens += count
         running.samples += samples
-        running.grad += grad
+        running.add_grads(grads)
         running.sq_norms = running.sq_norms + sq_norms if sq_norms is not None else math.nan
-        if self.spread is not None:
-            self.spread.add(grad, samples, key)
         self.added += 1
         finished = self.added == len(self.assignment) or self.assignment[self.added] != group
         if finished:
-            self.cells.update((key, cell.on_host()) for key, cell in self.running.items())
+            for key, cell in self.running.items():
+                self.cells[key] = cell.on_host()
+                if self.device.type != "cpu":  # on a CPU the host keeps the buffer itself
+                    self.spare.append(cell.grad)
             self.running.clear()
         if self.phase is not None:
             self.phase.report(self.added, self.snapshot if finished else None)
@@ -210,13 +334,19 @@ class GroupTotals:
         """The first micro-batch the pass still has to read (after a resume, not 0)."""
         return self.added
 
-    def grouped(self) -> GroupedSums:
-        """The sums of the finished pass."""
+    def next_key(self, samples: int) -> Key:
+        """The cell that the next micro-batch, of ``samples`` samples, goes to."""
+        if self.added == len(self.assignment):
+            raise RuntimeError("the batches yielded more micro-batches than their len() says")
+        return (self.assignment[self.added], samples if self.by_size else 0)
+
+    def grouped(self, extra: Sequence[Tensor] = ()) -> GroupedSums:
+        """The sums of the finished pass; ``extra`` vectors join the cells in the Gram matrix."""
         if self.added != len(self.assignment):
             raise RuntimeError("the batches yielded fewer micro-batches than their len() says")
-        host = functools.reduce(operator.add, self.cells.values())
-        total = replace(host, grad=host.grad.to(self.device))
-        return GroupedSums(self.cells, self.assignment, total, host)
+        vectors = [cell.grad for cell in self.cells.values()] + list(extra)
+        gram = gram_matrix(vectors, self.device)
+        return GroupedSums(self.cells, self.assignment, self.device, gram)
 
 
 @dataclass
@@ -225,55 +355,81 @@ class MinibatchSpread:
 
     σ̂² = (1/K) Σ_k w_k ‖g_k − ḡ‖², w_k = b_k(m−1)/(m−b_k), is unbiased when the micro-batches
     partition a random sample (the finite-population factor). To keep the squared norms free of
-    cancellation, every g_k is shifted by the first one, s; the rest of ‖g_k − ḡ‖² comes from
-    the cells' gradient sums at the end, when m (and, for a jackknife, which cells) is known.
+    cancellation, every g_k is shifted by the first one, s = S_1/b_1 (S_1 its summed gradient);
+    the rest of ‖g_k − ḡ‖² comes at the end, when m (and, for a jackknife, which cells) is known,
+    from the Gram matrix of the cells' gradient sums and S_1 (pass ``first`` to the Gram matrix
+    as its last vector).
     """
 
-    shift: Tensor | None = None
-    sq_norms: dict[Key, float] = field(default_factory=lambda: defaultdict(float))
+    first: Tensor | None = None
+    first_size: int = 0
+    sq_norms: dict[Key, Tensor | float] = field(default_factory=lambda: defaultdict(float))
     counts: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    scratch: Tensor | None = None
 
     def snapshot(self) -> dict:
         """The streamed sums so far, to resume from (copies: they keep growing)."""
         return {
-            "shift": self.shift.cpu() if self.shift is not None else None,
-            "sq_norms": [(list(k), v) for k, v in self.sq_norms.items()],
+            "first": self.first,  # never changed once set
+            "first_size": self.first_size,
+            "sq_norms": [(list(k), float(v)) for k, v in self.sq_norms.items()],
             "counts": [(list(k), v) for k, v in self.counts.items()],
         }
 
     def restore(self, saved: dict) -> None:
         """Continue from a ``snapshot``."""
-        self.shift = saved["shift"]
+        self.first, self.first_size = saved["first"], saved["first_size"]
         self.sq_norms.update((tuple(k), v) for k, v in saved["sq_norms"])
         self.counts.update((tuple(k), v) for k, v in saved["counts"])
 
     def add(self, grad_sum: Tensor, size: int, key: Key) -> None:
-        """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i."""
-        mean = grad_sum / size
-        if self.shift is None:
-            self.shift = mean
-        elif self.shift.device != mean.device:  # restored on the host
-            self.shift = self.shift.to(mean.device)
-        shifted = mean - self.shift
-        self.sq_norms[key] += float(shifted @ shifted)
+        """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i (flat)."""
+        if self.first is None:
+            self.first, self.first_size = grad_sum.clone(), size
+        if self.scratch is None or self.first.device != grad_sum.device:  # first, or restored
+            self.first = self.first.to(grad_sum.device)
+            self.scratch = torch.empty_like(grad_sum)
+        if size == self.first_size:
+            # Both sums are exact in their own dtype, so g_k − s = (S_k − S_1)/b is rounded once,
+            # relative to itself: no float64 copy needed to keep it accurate where σ ≪ ‖ḡ‖. Its
+            # squared norm sums in float64 (a float32 sum of 11M squares was off by 1e-3).
+            shifted = torch.sub(grad_sum, self.first, out=self.scratch)
+            sq_norm = gram_matrix([shifted], shifted.device)[0, 0] / size**2
+        else:
+            shifted = grad_sum.double() / size - self.first.double() / self.first_size
+            sq_norm = shifted @ shifted
+        self.sq_norms[key] = self.sq_norms[key] + sq_norm  # on the device: no sync here
         self.counts[key] += 1
 
-    def variance(self, cells: dict[Key, GradientSums], sums: GradientSums) -> float:
-        """σ̂² over the micro-batches of ``cells`` (keyed (group, size)), whose sums (on the host)
-        are ``sums``: unbiased over random partitions of their samples."""
-        m = sums.samples
-        if sum(self.counts[key] for key in cells) < 2:
+    def variance(self, grouped: GroupedSums, leave_out: int | None = None) -> float:
+        """σ̂² over the micro-batches of ``grouped`` (cells keyed (group, size); its Gram matrix
+        ends with ``first``), but those of group ``leave_out``: unbiased over random partitions
+        of their samples."""
+        keys = list(grouped.cells)
+        kept = [i for i, (group, _) in enumerate(keys) if group != leave_out]
+        count = sum(self.counts[keys[i]] for i in kept)
+        if count < 2:
             raise ValueError("the mini-batch noise estimate needs at least two micro-batches")
-        shift = self.shift = self.shift.cpu()  # once: the cells are on the host
-        centre = sums.grad / m - shift
+        sums = grouped.scalars(leave_out)
+        m, b1, last = sums.samples, self.first_size, len(keys)
+        gram = grouped.gram.cpu().tolist()
+        to_total = {i: math.fsum(gram[i][j] for j in kept) for i in kept}  # ⟨S_c, Σ S⟩
+        first_total = math.fsum(gram[last][j] for j in kept)
+        first_sq = gram[last][last]
+        # centre = ḡ − s = Σ S / m − S_1 / b_1, through its products only.
+        shift_centre = first_total / (b1 * m) - first_sq / b1**2
+        centre_sq = (
+            math.fsum(to_total.values()) / m**2 - 2 * first_total / (m * b1) + first_sq / b1**2
+        )
         total = 0.0
-        for key, cell in cells.items():
-            size, count = key[1], self.counts[key]
-            # Σ_k (g_k − s) from the cell's sum: float64 keeps this cross term accurate.
-            cross = float(cell.grad @ centre) / size - count * float(shift @ centre)
-            spread = self.sq_norms[key] - 2 * cross + count * float(centre @ centre)
+        for i in kept:
+            size, cell_count = keys[i][1], self.counts[keys[i]]
+            # Σ_k (g_k − s)·centre over the cell's micro-batches, from the cell's sum S_c.
+            cell_centre = to_total[i] / m - gram[i][last] / b1
+            cross = cell_centre / size - cell_count * shift_centre
+            spread = float(self.sq_norms[keys[i]]) - 2 * cross + cell_count * centre_sq
             total += size * (m - 1) / (m - size) * spread
-        return total / sum(self.counts[key] for key in cells) / sums.tokens_per_sample**2
+        return total / count / sums.tokens_per_sample**2
 
 
 def plain_pass(
@@ -291,8 +447,17 @@ def plain_pass(
     params = trainable_parameters(model)
     assignment = group_assignment(micro_batch_count(batches), groups)
     totals = GroupTotals(assignment, params, spread is not None, phase, spread)
+    if spread is not None:  # one flat buffer for each micro-batch's gradient, reused
+        flat = torch.empty(totals.length, dtype=params[0].dtype, device=params[0].device)
+        views = [v.view_as(p) for v, p in zip(flat.split(totals.sizes), params, strict=True)]
     for inputs, targets in on_device(batches, params[0].device, dropout_seed, totals.start):
         loss, count = loss_fn(model(inputs), targets)
-        grads = torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True)
-        totals.add(loss, count, len(targets), flatten(grads).double())
-    return totals.grouped()
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        if spread is not None:  # before the totals: a group's end snapshots both
+            filled = [
+                torch.zeros_like(p) if g is None else g for g, p in zip(grads, params, strict=True)
+            ]
+            torch._foreach_copy_(views, filled)
+            spread.add(flat, len(targets), totals.next_key(len(targets)))
+        totals.add(loss, count, len(targets), grads)
+    return totals.grouped(extra=[spread.first] if spread is not None else [])

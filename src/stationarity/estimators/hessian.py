@@ -12,6 +12,7 @@ from functools import partial
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call, grad, jvp
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .losses import LossFn, summed_cross_entropy
@@ -33,6 +34,38 @@ class EigenResult:
     residuals: list[float] = field(default_factory=list)  # and its relative residual
 
 
+def _double_backward(model, params, pieces, inputs, targets, loss_fn) -> tuple[Tensor, Tensor]:
+    """H·v of one micro-batch's summed loss by differentiating ⟨∇L, v⟩, and its loss terms."""
+    # The fused attention kernels have no double backward; the math one does.
+    with sdpa_kernel(SDPBackend.MATH):
+        loss, count = loss_fn(model(inputs), targets)
+    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+    pairing = sum((g * v).sum() for g, v in zip(grads, pieces, strict=True) if g is not None)
+    second = torch.autograd.grad(pairing, params, allow_unused=True, materialize_grads=True)
+    return flatten(second), count
+
+
+def _forward_over_reverse(model, params, pieces, inputs, targets, loss_fn):
+    """H·v of one micro-batch's summed loss as the forward-mode derivative of ∇L along v."""
+    names = [name for name, p in model.named_parameters() if p.requires_grad]
+
+    def summed_loss(values: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        with sdpa_kernel(SDPBackend.MATH):
+            return loss_fn(functional_call(model, values, (inputs,)), targets)
+
+    primals = {name: p.detach() for name, p in zip(names, params, strict=True)}
+    tangents = dict(zip(names, pieces, strict=True))
+    gradient = grad(summed_loss, has_aux=True)
+    _, second, count = jvp(gradient, (primals,), (tangents,), has_aux=True)
+    return flatten(second[name] for name in names), count
+
+
+HVP_METHODS = {
+    "double_backward": _double_backward,
+    "forward_over_reverse": _forward_over_reverse,
+}
+
+
 def hvp(
     model: nn.Module,
     batches: Iterable[Batch],
@@ -40,21 +73,19 @@ def hvp(
     *,
     loss_fn: LossFn = summed_cross_entropy,
     dropout_seed: int | None = None,
+    method: str = "double_backward",
 ) -> Tensor:
-    """H·v for the mean loss over all batches, by double backward one micro-batch at a time."""
+    """H·v for the mean loss over all batches, one micro-batch at a time, by double backward
+    or forward-over-reverse (``method``, one of ``HVP_METHODS``)."""
+    product_of = HVP_METHODS[method]
     params = trainable_parameters(model)
     sizes = [p.numel() for p in params]
     pieces = [v.view_as(p) for v, p in zip(vector.split(sizes), params, strict=True)]
     product = torch.zeros_like(vector)
     count = torch.zeros((), dtype=torch.int64, device=vector.device)
     for inputs, targets in on_device(batches, vector.device, dropout_seed):
-        # The fused attention kernels have no double backward; the math one does.
-        with sdpa_kernel(SDPBackend.MATH):
-            loss, batch_count = loss_fn(model(inputs), targets)
-        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
-        pairing = sum((g * v).sum() for g, v in zip(grads, pieces, strict=True) if g is not None)
-        second = torch.autograd.grad(pairing, params, allow_unused=True, materialize_grads=True)
-        product += flatten(second)
+        batch_product, batch_count = product_of(model, params, pieces, inputs, targets, loss_fn)
+        product += batch_product
         count += batch_count
     return product / count
 
@@ -106,6 +137,21 @@ def top_eigenvalue_power(
     return EigenResult(value, False, max_matvecs, residual, history, residuals)
 
 
+def basis_device(
+    device: torch.device, vector_bytes: int, max_matvecs: int, free_bytes: int | None
+) -> torch.device:
+    """Where a Lanczos basis of up to ``max_matvecs`` vectors lives: beside the model, unless it
+    would take more than half the accelerator's free memory (``free_bytes``; None: not an
+    accelerator), which the model's activations need; then on the host."""
+    if free_bytes is None or max_matvecs * vector_bytes <= free_bytes / 2:
+        return device
+    return torch.device("cpu")
+
+
+def _free_bytes(device: torch.device) -> int | None:
+    return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+
+
 def top_eigenvalue_lanczos(
     matvec: MatVec,
     start: Tensor,
@@ -117,21 +163,24 @@ def top_eigenvalue_lanczos(
     """Lanczos with full reorthogonalisation for the eigenvalue of largest magnitude; resumable
     by ``phase`` after any matvec.
 
-    The basis holds one vector per matvec, so memory grows by one parameter vector per step.
+    The basis holds one vector per matvec, so memory grows by one parameter vector per step; it
+    is kept on the host where it would not fit beside the model (``basis_device``).
     """
-    basis = [start / start.norm()]
+    vector_bytes = start.numel() * start.element_size()
+    home = basis_device(start.device, vector_bytes, max_matvecs, _free_bytes(start.device))
+    basis = [(start / start.norm()).to(home)]
     alphas: list[float] = []
     betas: list[float] = []
     history: list[float] = []
     residuals: list[float] = []
     if phase is not None and phase.saved is not None:
-        basis = _on(phase.saved["basis"], start)
+        basis = [q.to(device=home, dtype=start.dtype) for q in phase.saved["basis"]]
         alphas, betas = list(phase.saved["alphas"]), list(phase.saved["betas"])
         history, residuals = list(phase.saved["history"]), list(phase.saved["residuals"])
     value, residual = float("nan"), float("inf")
     _start(phase, len(alphas))
     for step in range(len(alphas) + 1, max_matvecs + 1):
-        w = matvec(basis[-1])
+        w = matvec(basis[-1].to(start.device)).to(home)
         alphas.append(_dot(basis[-1], w))
         # Twice is enough: one classical Gram–Schmidt sweep leaves rounding-level components.
         for _ in range(2):

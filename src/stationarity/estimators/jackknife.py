@@ -2,9 +2,11 @@
 
 The m samples arrive as K micro-batches in a fixed order; micro-batch k belongs to group
 ⌊k·G/K⌋ (G = min(``se_groups``, K)). The passes keep their sums per group (``GroupedSums``):
-summed loss, loss terms, samples, Σ G_i as a float64 vector on the host and Σ‖G_i‖². That is G
-parameter vectors of host memory: 16 × 44.5M × 8 B ≈ 5.7 GB for ResNet-101. Each statistic θ is
-recomputed from the totals minus group g by the same formulas as the full estimate, θ_(−g), and
+summed loss, loss terms, samples, Σ G_i as a vector on the host (float64 after a GPU pass, the
+parameters' dtype after a CPU one) and Σ‖G_i‖². That is G parameter vectors of host memory:
+16 × 44.5M × 8 B ≈ 5.7 GB for ResNet-101 in float64. Each statistic θ is recomputed from the
+totals minus group g by the same formulas as the full estimate, θ_(−g), and norms of such sums
+come from the float64 Gram matrix of the groups' sums, without forming a vector per group.
 
     se(θ)² = (G−1)/G · Σ_g (θ_(−g) − θ̄)²,   θ̄ = (1/G) Σ_g θ_(−g),
 
@@ -35,8 +37,7 @@ def jackknife_se(leave_outs: Sequence[float]) -> float:
 
 def one_pass_noise(sums: GradientSums) -> float:
     """σ = √(mean ‖∇ℓ_i‖² − ‖ḡ‖²), from Σ‖G_i‖² and Σ G_i."""
-    grad_sq = float(sums.mean_grad @ sums.mean_grad)
-    return math.sqrt(max(sums.mean_sq_norm - grad_sq, 0.0))
+    return math.sqrt(max(sums.mean_sq_norm - sums.mean_grad_sq, 0.0))
 
 
 def centred_noise(sums: GradientSums, centred: float) -> float:
@@ -48,7 +49,7 @@ def centred_leave_out(
     grouped: GroupedSums, centred: list[float], g: int, rest: GradientSums
 ) -> float:
     """σ_(−g) from each group's Σ‖G_i − c‖² around the mean c of all m samples."""
-    part = grouped.group(g)
+    part, rest = grouped.group(g), grouped.leave_out(g)  # the vectors: the given rest has none
     # Σ_{i∉g} ‖G_i − c_(−g)‖² = Σ_{i∉g} ‖G_i − c‖² − m_(−g) ‖c_(−g) − c‖², and
     # c_(−g) − c = (m_g/m)(c_(−g) − c_g) is a difference of means, free of cancellation.
     weight = part.samples / (part.samples + rest.samples)
@@ -59,17 +60,16 @@ def centred_leave_out(
 
 def minibatch_noise(spread: MinibatchSpread, grouped: GroupedSums) -> float:
     """σ̂ of the mini-batch estimator over all micro-batches."""
-    return math.sqrt(max(spread.variance(grouped.cells, grouped.host_total), 0.0))
+    return math.sqrt(max(spread.variance(grouped), 0.0))
 
 
 def minibatch_leave_out(
     spread: MinibatchSpread, grouped: GroupedSums, g: int, rest: GradientSums
 ) -> float:
     """σ̂_(−g): the mini-batch estimator on the micro-batches outside group g (NaN for one)."""
-    cells = {key: cell for key, cell in grouped.cells.items() if key[0] != g}
-    if sum(spread.counts[key] for key in cells) < 2:
+    if sum(count for key, count in spread.counts.items() if key[0] != g) < 2:
         return math.nan
-    return math.sqrt(max(spread.variance(cells, rest), 0.0))
+    return math.sqrt(max(spread.variance(grouped, leave_out=g), 0.0))
 
 
 def standard_errors(
@@ -78,8 +78,8 @@ def standard_errors(
     """Jackknife standard errors of L, ‖ḡ‖ and σ (NaN for σ without ``noise``, all for G < 2)."""
     losses, norms, sigmas = [], [], []
     for g in range(grouped.groups if grouped.groups > 1 else 0):
-        rest = grouped.leave_out(g)
+        rest = grouped.scalars(leave_out=g)  # ‖Σ G_i‖² from the Gram matrix, no vector
         losses.append(rest.mean_loss)
-        norms.append(float(rest.mean_grad.norm()))
+        norms.append(math.sqrt(rest.mean_grad_sq))
         sigmas.append(noise(g, rest) if noise is not None else math.nan)
     return jackknife_se(losses), jackknife_se(norms), jackknife_se(sigmas)

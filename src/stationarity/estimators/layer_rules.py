@@ -30,7 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .conv_grads import Geometry, columns, columns_weight_grad, polyphase_weight_grad
+from .conv_grads import (
+    Geometry,
+    columns,
+    columns_weight_grad,
+    polyphase_weight_grad,
+    position_rows,
+)
 
 # Floating-point operations that take about as long as moving one number to or from memory
 # (tens on CPUs and GPUs alike); only its order of magnitude matters.
@@ -160,7 +166,13 @@ def conv2d(call: LayerCall) -> dict[str, PerSampleGrad]:
     a, b = module.weight[0].numel(), module.out_channels // groups
     geometry = Geometry(module.kernel_size, module.stride, module.dilation, padding, groups)
     strategy = conv_strategy(positions, a, b, module.in_channels // groups)
-    if strategy == "ghost":
+    if strategy == "ghost" and groups == 1:
+        rows = position_rows(x, geometry, delta.shape[-2:])  # (N, T, a), columns (i, j, C)
+        spread = delta.reshape(n, b, positions)
+        # ‖Σ_t δ_t x_tᵀ‖² = Σ_{t,s} (x_t·x_s)(δ_t·δ_s); the sum over samples from one product.
+        sq_norms = ((rows @ rows.mT) * (spread.mT @ spread)).sum((1, 2))
+        weight = PerSampleGrad(sq_norms, _weight_order_total(spread, rows, module.weight.shape))
+    elif strategy == "ghost":
         unfolded = columns(x, geometry, delta.shape[-2:])
         unfolded = unfolded.reshape(n, groups, a, positions).mT
         weight = outer_product_grad(unfolded, delta.reshape(n, groups, b, positions).mT)
@@ -172,6 +184,19 @@ def conv2d(call: LayerCall) -> dict[str, PerSampleGrad]:
     if module.bias is not None:
         grads["bias"] = from_per_sample(delta.sum((2, 3)))
     return grads
+
+
+def _weight_order_total(spread: Tensor, rows: Tensor, shape: torch.Size) -> Tensor:
+    """Σ_n δ_n X_n for δ (N, b, T) and rows X (N, T, a) ordered (i, j, C), as a contiguous
+    (b, C, i, j) weight: reorders whichever is smaller, the rows or the product."""
+    n, b, positions = spread.shape
+    channels, kh, kw = shape[1:]
+    flat_spread = spread.permute(1, 0, 2).reshape(b, n * positions)
+    if n * positions < b:
+        ordered = rows.reshape(-1, kh * kw, channels).transpose(1, 2).reshape(n * positions, -1)
+        return (flat_spread @ ordered).view(shape)
+    total = flat_spread @ rows.reshape(n * positions, -1)
+    return total.view(b, kh, kw, channels).permute(0, 3, 1, 2).contiguous()
 
 
 def _affine_grads(

@@ -119,19 +119,16 @@ class _Tally:
             self.sq_norms.append(grads[name].sq_norms)
             self.totals[param] = total
 
-    def finish(self) -> tuple[Tensor, Tensor]:
-        """The micro-batch's summed gradient (flat) and Σ_i ‖G_i‖² (float64)."""
-        # Few large operations per micro-batch rather than two per parameter: on small models
-        # the per-operation overhead would cost more than the arithmetic.
+    def finish(self) -> tuple[list[Tensor | None], Tensor]:
+        """The micro-batch's summed gradient per parameter (None where a parameter has none)
+        and Σ_i ‖G_i‖² (float64)."""
+        # One stack and sum per micro-batch rather than one per parameter: on small models the
+        # per-operation overhead would cost more than the arithmetic.
         if self.sq_norms:
             sq_norms = torch.stack(self.sq_norms).sum(dtype=torch.float64)
         else:
             sq_norms = torch.zeros((), dtype=torch.float64, device=self.anchor.device)
-        pieces = [
-            self.totals[p].reshape(-1) if p in self.totals else p.new_zeros(p.numel())
-            for p in self.params
-        ]
-        return torch.cat(pieces), sq_norms
+        return [self.totals.get(p) for p in self.params], sq_norms
 
 
 def _flatten(tree: Any) -> tuple[list, Any]:

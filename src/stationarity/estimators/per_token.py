@@ -63,7 +63,7 @@ def per_token_pass(
     for inputs, targets in on_device(batches, params[0].device, start=totals.start):
         terms = terms_of(model(inputs), targets)
         loss = terms.sum()
-        grads = torch.autograd.grad(loss, params, retain_graph=True, materialize_grads=True)
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
         sq_norms = torch.zeros((), dtype=torch.float64, device=terms.device)
         for first in range(0, len(terms), chunk):
             count = min(chunk, len(terms) - first)
@@ -75,13 +75,11 @@ def per_token_pass(
             )  # fmt: skip
             sq_norms += sum(g.double().square().sum() for g in per_token)
         count = torch.tensor(len(terms), device=terms.device)
-        totals.add(loss, count, len(targets), torch.cat([g.reshape(-1) for g in grads]).double(),
-                   sq_norms)  # fmt: skip
+        totals.add(loss, count, len(targets), grads, sq_norms)
     return totals.grouped()
 
 
 def per_token_noise(sums: GradientSums) -> float:
     """σ_tok = √(mean_t ‖∇ℓ_t‖² − ‖ḡ‖²): each token a sample of the sums' ``sq_norms``."""
     tokens = replace(sums, samples=sums.tokens)
-    grad_sq = float(tokens.mean_grad @ tokens.mean_grad)
-    return math.sqrt(max(tokens.mean_sq_norm - grad_sq, 0.0))
+    return math.sqrt(max(tokens.mean_sq_norm - tokens.mean_grad_sq, 0.0))

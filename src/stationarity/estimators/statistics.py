@@ -87,11 +87,10 @@ def _noise(
                 "per-sample noise needs mode='eval': train-mode BatchNorm mixes samples"
             )
         grouped = per_sample_pass(model, batches, loss_fn, groups=groups, phase=gradients)
-        sums = grouped.total
-        grad_sq = float(sums.mean_grad @ sums.mean_grad)
-        if grad_sq <= CENTRED_PASS_RATIO * sums.mean_sq_norm:
+        sums = grouped.scalars()
+        if sums.mean_grad_sq <= CENTRED_PASS_RATIO * sums.mean_sq_norm:
             return grouped, one_pass_noise(sums), "per_sample", lambda g, rest: one_pass_noise(rest)
-        centre = sums.grad / sums.samples
+        centre = grouped.total.grad / sums.samples
         norms = centred_sq_norms(model, batches, loss_fn, centre, phases("centred", count))
         centred = grouped.per_group(norms)
         leave_out = partial(centred_leave_out, grouped, centred)
@@ -101,7 +100,7 @@ def _noise(
             raise ValueError("per-token noise needs mode='eval': dropout would differ per token")
         grouped = per_token_pass(model, batches, loss_fn, groups=groups, phase=gradients)
         leave_out = lambda g, rest: per_token_noise(rest)  # noqa: E731
-        return grouped, per_token_noise(grouped.total), "per_token", leave_out
+        return grouped, per_token_noise(grouped.scalars()), "per_token", leave_out
     if noise == "minibatch":
         spread = MinibatchSpread()
         grouped = plain_pass(
@@ -199,11 +198,11 @@ def estimate(
             solver = phases("sharpness", max_hvps)
             eigen = _sharpness(matvec, start, sharpness, sharpness_rtol, max_hvps, solver)
     top = eigen.value if eigen.converged else math.nan
-    sums = grouped.total
+    sums = grouped.scalars()
     loss_se, grad_norm_se, noise_se = standard_errors(grouped, noise_leave_out)
     return Statistics(
         loss=sums.mean_loss,
-        grad_norm=float(sums.mean_grad.norm()),
+        grad_norm=math.sqrt(sums.mean_grad_sq),
         noise=sigma,
         sharpness=abs(top),
         top_eigenvalue=top,
