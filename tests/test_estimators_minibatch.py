@@ -5,13 +5,9 @@ import torch
 from estimator_models import image_data, mlp, seeded, split
 
 from stationarity.estimators import estimate
-from stationarity.estimators.gradient_sums import (
-    GradientSums,
-    GroupedSums,
-    MinibatchSpread,
-    gram_matrix,
-)
+from stationarity.estimators.gradient_sums import GradientSums, GroupedSums, gram_matrix
 from stationarity.estimators.losses import summed_cross_entropy
+from stationarity.estimators.minibatch_spread import MinibatchSpread
 
 PARTITIONS = 2000
 

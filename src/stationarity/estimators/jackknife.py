@@ -18,7 +18,8 @@ neighbouring groups alike and the errors too small.
 import math
 from collections.abc import Callable, Sequence
 
-from .gradient_sums import GradientSums, GroupedSums, MinibatchSpread
+from .gradient_sums import GradientSums, GroupedSums
+from .minibatch_spread import MinibatchSpread
 
 SE_GROUPS = 16
 

@@ -10,7 +10,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from .gradient_sums import GroupedSums, MinibatchSpread, plain_pass
+from .gradient_sums import GroupedSums, plain_pass
 from .hessian import EigenResult, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
 from .jackknife import (
     SE_GROUPS,
@@ -24,6 +24,7 @@ from .jackknife import (
 )
 from .losses import LossFn, summed_cross_entropy
 from .microbatches import Batch, micro_batch_count, require_reiterable, trainable_parameters
+from .minibatch_spread import MinibatchSpread
 from .model_state import measuring_mode
 from .per_sample_norms import per_sample_pass
 from .per_token import per_token_noise, per_token_pass
