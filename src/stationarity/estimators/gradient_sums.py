@@ -253,8 +253,8 @@ class GroupTotals:
     to the host: G parameter vectors there, one (per size) at a time on the device.
 
     With a ``phase``, it resumes from the phase's saved state (the finished groups) and reports
-    each micro-batch, with a snapshot at the end of each group; with a ``spread``, it also feeds
-    the mini-batch estimator (whose state the snapshot holds too).
+    each micro-batch, with a snapshot at the end of each group; with a ``spread`` (which the pass
+    feeds), the snapshot holds the mini-batch estimator's state too.
     """
 
     def __init__(
@@ -308,10 +308,8 @@ class GroupTotals:
         """Count the next micro-batch: its summed loss, its gradient per parameter (None where a
         parameter has none), loss terms, samples and Σ‖G_i‖² (a tensor; None where unknown).
         Returns its cell."""
-        if self.added == len(self.assignment):
-            raise RuntimeError("the batches yielded more micro-batches than their len() says")
-        group = self.assignment[self.added]
-        key = (group, samples if self.by_size else 0)
+        key = self.next_key(samples)
+        group = key[0]
         if key not in self.running:
             self.running[key] = _Running(self._buffer(), self.params)
         running = self.running[key]
@@ -323,8 +321,8 @@ class GroupTotals:
         self.added += 1
         finished = self.added == len(self.assignment) or self.assignment[self.added] != group
         if finished:
-            for key, cell in self.running.items():
-                self.cells[key] = cell.on_host()
+            for cell_key, cell in self.running.items():
+                self.cells[cell_key] = cell.on_host()
                 if self.device.type != "cpu":  # on a CPU the host keeps the buffer itself
                     self.spare.append(cell.grad)
             self.running.clear()

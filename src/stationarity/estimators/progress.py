@@ -3,11 +3,10 @@
 The estimators know nothing of files or signals. Each phase of an estimate (the gradient pass, the
 centred pass, the eigenvalue solver) reports ``progress(phase, done, total, snapshot)`` after
 every unit of work, once with the units already done when it starts, and ``done == total``
-when it ends. At points it can resume from,
-``snapshot`` is a function that returns the phase's state so far (plain tensors, numbers and
-lists; call it during the report, as the state moves on afterwards), else None. A caller that
-keeps the snapshots and hands them back as ``resume={phase: state}`` gets the result an
-uninterrupted run would have given.
+when it ends. At points it can resume from, ``snapshot`` is a function that returns the phase's
+state so far (plain tensors, numbers and lists; call it during the report, as the state moves on
+afterwards), else None. A caller that keeps the snapshots and hands them back as
+``resume={phase: state}`` gets the result an uninterrupted run would have given.
 """
 
 from collections.abc import Callable
