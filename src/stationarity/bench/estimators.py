@@ -5,10 +5,13 @@ micro-batch) over the same m samples; its ratio is the median over repetitions o
 the plain pass just before it, so load from other processes weighs on both alike. Errors are
 against float64 references: loss, ‖ḡ‖ and σ from the closed-form pass on a float64 copy (the
 tests check it against per-sample loops to 1e-10; here the naive loop and vmap rows check it
-again), and the top eigenvalue from Lanczos run to a 1e-6 residual. References and HVPs use
-micro-batches of at most ``REFERENCE_MICRO_BATCH`` samples to bound memory. Float32 matmuls and
-convolutions run without TF32, so the errors are those of float32. A method that runs out of GPU
-memory gets a row saying so.
+again), and the top eigenvalue from Lanczos run to a 1e-6 residual. References and the
+eigenvalue runs use micro-batches of at most ``REFERENCE_MICRO_BATCH`` samples to bound memory;
+the timed HVP rows use the plain pass's micro-batches, so that the ratio compares like with like.
+Float32 matmuls and convolutions run without TF32, so the errors are those of float32. A method
+that runs out of GPU memory gets a row saying so. Each method's peak memory is that of its
+untimed warm-up run (on a CPU the peak resident set above the level before it), and its rows go
+into the throughput table.
 """
 
 import argparse
@@ -18,13 +21,16 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
 from ..estimators import estimate, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
-from ..estimators.losses import summed_cross_entropy
+from ..estimators.losses import LossFn
+from .records import peak_memory, record, table_rows
+from .throughput import TABLE
 from .workloads import MODELS, Workload, make_workload, parameter_count, settle_batch_norm, train
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
@@ -55,15 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods", default=",".join(METHODS), help="the rows to time, from " + ",".join(METHODS)
     )
+    parser.add_argument(
+        "--table", default=str(TABLE), help="the throughput table to record rows in ('-': none)"
+    )
 
 
-def plain_backward(model: nn.Module, batches: Batches) -> Result:
+def plain_backward(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Result:
     """The reference cost: ``loss.backward()`` per micro-batch, as a training step does it."""
     model.zero_grad(set_to_none=True)
     total = sum(int((y != -100).sum()) for _, y in batches)
     loss_sum = 0.0
     for inputs, targets in batches:
-        loss, _ = summed_cross_entropy(model(inputs), targets)
+        loss, _ = loss_fn(model(inputs), targets)
         (loss / total).backward()
         loss_sum += float(loss.detach())
     norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
@@ -78,13 +87,13 @@ def _one_pass_noise(sq_norm_sum: float, grad_sum: torch.Tensor, samples: int, to
     return math.sqrt(max(sq_norm_sum / samples / scale**2 - float(mean @ mean), 0.0))
 
 
-def naive_loop(model: nn.Module, batches: Batches) -> Result:
+def naive_loop(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Result:
     """One backward pass per sample."""
     params = [p for p in model.parameters() if p.requires_grad]
     grad_sum, sq_norms, loss_sum, tokens, samples = 0.0, 0.0, 0.0, 0, 0
     for inputs, targets in batches:
         for x, y in zip(inputs, targets, strict=True):
-            loss, count = summed_cross_entropy(model(x[None]), y[None])
+            loss, count = loss_fn(model(x[None]), y[None])
             flat = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)]).double()
             grad_sum = grad_sum + flat
             sq_norms += float(flat @ flat)
@@ -95,12 +104,12 @@ def naive_loop(model: nn.Module, batches: Batches) -> Result:
     return loss_sum / tokens, float(grad_sum.norm()) / tokens, sigma
 
 
-def vmap_gradients(model: nn.Module, batches: Batches, chunk: int = 32) -> Result:
+def vmap_gradients(model: nn.Module, batches: Batches, loss_fn: LossFn, chunk: int = 32) -> Result:
     """torch.func vmap(grad) over each micro-batch, ``chunk`` samples at a time."""
     params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
 
     def sample_loss(params, x, y):
-        return summed_cross_entropy(functional_call(model, params, (x[None],)), y[None])
+        return loss_fn(functional_call(model, params, (x[None],)), y[None])
 
     per_sample = vmap(
         grad_and_value(sample_loss, has_aux=True), in_dims=(None, 0, 0), chunk_size=chunk
@@ -118,9 +127,12 @@ def vmap_gradients(model: nn.Module, batches: Batches, chunk: int = 32) -> Resul
     return loss_sum / tokens, float(grad_sum.norm()) / tokens, sigma
 
 
-def _statistics(**options) -> Callable[[nn.Module, Batches], Result]:
-    def run(model: nn.Module, batches: Batches) -> Result:
-        stats = estimate(model, batches, sharpness=None, **options)
+Method = Callable[[nn.Module, Batches, LossFn], Result]
+
+
+def _statistics(**options) -> Method:
+    def run(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Result:
+        stats = estimate(model, batches, sharpness=None, loss_fn=loss_fn, **options)
         return stats.loss, stats.grad_norm, stats.noise
 
     return run
@@ -135,18 +147,18 @@ def _resplit(batches: Batches, size: int) -> Batches:
     ]
 
 
-def _one_hvp(method: str) -> Callable[[nn.Module, Batches], Result]:
-    def run(model: nn.Module, batches: Batches) -> Result:
+def _one_hvp(method: str) -> Method:
+    def run(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Result:
         vector = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
         vector = vector.to(batches[0][0].device)
-        hvp(model, _resplit(batches, REFERENCE_MICRO_BATCH), vector, method=method)
+        hvp(model, batches, vector, loss_fn=loss_fn, method=method)  # the plain pass's batches
         return math.nan, math.nan, math.nan
 
     return run
 
 
 # name → (label, method, repetitions; None: as many as --repeats)
-METHODS: dict[str, tuple[str, Callable[[nn.Module, Batches], Result], int | None]] = {
+METHODS: dict[str, tuple[str, Method, int | None]] = {
     "plain": ("plain loss+grad (`loss.backward()`)", plain_backward, None),
     "none": ("`estimate(noise=None)`: L, ‖ḡ‖ only", _statistics(noise=None), None),
     "naive": ("naive per-sample loop", naive_loop, 1),
@@ -162,12 +174,12 @@ METHODS: dict[str, tuple[str, Callable[[nn.Module, Batches], Result], int | None
         None,
     ),
     "hvp": (
-        f"one HVP (double backward, micro-batch ≤ {REFERENCE_MICRO_BATCH})",
+        "one HVP (double backward)",
         _one_hvp("double_backward"),
         3,
     ),
     "hvp_forward": (
-        f"one HVP (forward-over-reverse, micro-batch ≤ {REFERENCE_MICRO_BATCH})",
+        "one HVP (forward-over-reverse)",
         _one_hvp("forward_over_reverse"),
         3,
     ),
@@ -193,41 +205,46 @@ def _timed(fn: Callable[[], Result], device: torch.device) -> tuple[float, Resul
     return clock() - started, result
 
 
-def time_method(method, model, batches, repeats, device) -> tuple[float, float, Result, float]:
+def time_method(
+    method: Method, workload: Workload, batches: Batches, repeats: int, device: torch.device
+) -> tuple[float, float, Result, float]:
     """Median time, median ratio to the interleaved plain pass, the result, peak extra MiB."""
     try:
-        return _time_method(method, model, batches, repeats, device)
+        return _time_method(method, workload, batches, repeats, device)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         return math.nan, math.nan, (math.nan,) * 3, math.inf
 
 
-def _time_method(method, model, batches, repeats, device) -> tuple[float, float, Result, float]:
+def _time_method(method, workload, batches, repeats, device) -> tuple[float, float, Result, float]:
+    model, loss_fn = workload.model, workload.loss_fn
     times, ratios = [], []
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    base = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
-    if repeats > 1:  # warm-up; single runs are the slow methods, where it does not matter
-        method(model, batches)
-    for _ in range(repeats):
-        plain_time, _ = _timed(lambda: plain_backward(model, batches), device)
-        method_time, result = _timed(lambda: method(model, batches), device)
+    # The peak is measured on an untimed warm-up run: measuring hands the allocator's free memory
+    # back to the system first, and a timed run would then pay to fault it in again. Methods run
+    # once (the slow references) measure it on that run.
+    with peak_memory(device) as memory:
+        if repeats > 1:
+            method(model, batches, loss_fn)
+        else:
+            plain_time, _ = _timed(lambda: plain_backward(model, batches, loss_fn), device)
+            method_time, result = _timed(lambda: method(model, batches, loss_fn), device)
+            times, ratios = [method_time], [method_time / plain_time]
+    for _ in range(repeats if repeats > 1 else 0):
+        plain_time, _ = _timed(lambda: plain_backward(model, batches, loss_fn), device)
+        method_time, result = _timed(lambda: method(model, batches, loss_fn), device)
         times.append(method_time)
         ratios.append(method_time / plain_time)
-    peak = math.nan
-    if device.type == "cuda":
-        peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
-    return statistics.median(times), statistics.median(ratios), result, peak
+    return statistics.median(times), statistics.median(ratios), result, memory["mib"]
 
 
-def float64_reference(model: nn.Module, batches: Batches) -> Result:
+def float64_reference(workload: Workload, batches: Batches) -> Result:
     """Loss, ‖ḡ‖ and σ of a float64 copy of the model, by the closed-form pass."""
-    double = copy.deepcopy(model).double()
+    double = copy.deepcopy(workload.model).double()
     batches64 = [
         (x.double() if x.is_floating_point() else x, y)
         for x, y in _resplit(batches, REFERENCE_MICRO_BATCH)
     ]
-    return _statistics(noise="per_sample")(double, batches64)
+    return _statistics(noise="per_sample")(double, batches64, workload.loss_fn)
 
 
 def _error(estimate: float, reference: float) -> str:
@@ -235,10 +252,16 @@ def _error(estimate: float, reference: float) -> str:
 
 
 def cost_table(
-    workload: Workload, batches: Batches, repeats: int, device: torch.device, methods: list[str]
+    workload: Workload,
+    batches: Batches,
+    repeats: int,
+    device: torch.device,
+    methods: list[str],
+    measured: list[dict],
 ) -> Iterator[str]:
-    """One row per method: time, ratio to the plain pass, errors against float64."""
-    loss, grad_norm, noise = float64_reference(workload.model, batches)
+    """One row per method: time, ratio to the plain pass, errors against float64, peak memory;
+    each method's numbers are appended to ``measured`` too."""
+    loss, grad_norm, noise = float64_reference(workload, batches)
     yield f"float64: σ = {noise:.5g}, ‖ḡ‖ = {grad_norm:.5g}, L = {loss:.5g}"
     yield ""
     yield "| method | median time (ms) | ratio to plain | rel. err σ | rel. err ‖ḡ‖ | peak MiB |"
@@ -246,10 +269,11 @@ def cost_table(
     for name in methods:
         label, method, fixed = METHODS[name]
         count = min(fixed or repeats, repeats)
-        seconds, ratio, result, peak = time_method(method, workload.model, batches, count, device)
+        seconds, ratio, result, peak = time_method(method, workload, batches, count, device)
         if math.isinf(peak):
             yield f"| {label} | out of memory | | | | |"
             continue
+        measured.append({"method": name, "seconds": seconds, "ratio": ratio, "peak_mib": peak})
         yield (
             f"| {label} | {seconds * 1e3:.0f} | {ratio:.2f} | {_error(result[2], noise)} "
             f"| {_error(result[1], grad_norm)} | {'–' if math.isnan(peak) else f'{peak:.0f}'} |"
@@ -273,9 +297,11 @@ def _stop(history: list[float], stops: list[bool], reference: float) -> str:
     return f">{len(history)} / –"
 
 
-def sharpness_row(label: str, model: nn.Module, batches: Batches, max_hvps: int) -> str:
+def sharpness_row(label: str, workload: Workload, batches: Batches, max_hvps: int) -> str:
     """HVP counts of power iteration and Lanczos to 1e-3 true error, and of their stopping rules."""
-    matvec = partial(hvp, model, _resplit(batches, REFERENCE_MICRO_BATCH))
+    model = workload.model
+    micro_batches = _resplit(batches, REFERENCE_MICRO_BATCH)
+    matvec = partial(hvp, model, micro_batches, loss_fn=workload.loss_fn)
     start = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
     start = start.to(batches[0][0].device)
     lanczos = top_eigenvalue_lanczos(matvec, start, rtol=1e-6, max_matvecs=max_hvps)
@@ -315,6 +341,15 @@ def run_model(name: str, args: argparse.Namespace, device: torch.device) -> None
         f"## {name}: {parameter_count(workload.model):,} parameters, m = {args.samples} samples "
         f"({targets:,} targets), micro-batch {size}",
     )
+    context = {
+        "device": device.type if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "samples": args.samples,
+        "micro_batch": size,
+        "parameters": parameter_count(workload.model),
+        "threads": torch.get_num_threads(),
+        "clock": args.clock,
+    }
+    inputs = f"{args.image_size}px images" if workload.inputs.is_floating_point() else "tokens"
     sharpness = []
     for checkpoint in ("init", "trained"):
         if checkpoint == "init":
@@ -322,11 +357,15 @@ def run_model(name: str, args: argparse.Namespace, device: torch.device) -> None
         else:
             train(workload, device, args.train_steps)
         _say("", f"### {checkpoint}", "")
+        measured: list[dict] = []
         methods = args.methods.split(",")
-        for row in cost_table(workload, batches, args.repeats, device, methods):
+        for row in cost_table(workload, batches, args.repeats, device, methods, measured):
             _say(row)
+        if args.table != "-":
+            data = f"bench: synthetic {inputs}, {checkpoint}"
+            record(table_rows(name, data, measured, context), Path(args.table))
         if args.max_hvps:
-            sharpness.append(sharpness_row(checkpoint, workload.model, batches, args.max_hvps))
+            sharpness.append(sharpness_row(checkpoint, workload, batches, args.max_hvps))
     if args.max_hvps:
         _say("", "### sharpness: HVPs and true errors against the reference", "")
         _say(*SHARPNESS_HEADER, *sharpness)

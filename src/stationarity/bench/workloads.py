@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..estimators.losses import summed_cross_entropy
+from ..estimators.losses import LossFn, summed_cross_entropy, summed_target_nll
+from ..models.transformer_xl import TransformerXL, TransformerXLConfig, WithContext
 
-MODELS = ("cnn", "convbn", "transformer", "resnet18", "resnet50", "resnet101")
+MODELS = ("cnn", "convbn", "transformer", "transformer_xl", "resnet18", "resnet50", "resnet101")
 CLASSES = 10
 VOCABULARY = 256
 SEGMENT = 64
@@ -94,6 +95,21 @@ class SmallTransformer(nn.Module):
         return self.head(self.norm(self.blocks(x)))
 
 
+# The project's Transformer-XL at a small width: the paper's layer kinds (relative attention,
+# memory held constant, adaptive softmax with two tail clusters) at CPU scale.
+SMALL_TRANSFORMER_XL = {
+    "n_layer": 2, "d_model": 128, "n_head": 4, "d_head": 32, "d_inner": 512, "mem_len": 32,
+    "cutoffs": (256, 1024), "dropout": 0.1,
+}  # fmt: skip
+XL_VOCABULARY = 2048
+
+
+def small_transformer_xl() -> nn.Module:
+    """``SMALL_TRANSFORMER_XL`` as the estimators see it: windows in, −log p of each target out."""
+    config = TransformerXLConfig(vocab_size=XL_VOCABULARY, **SMALL_TRANSFORMER_XL)
+    return WithContext(TransformerXL(config), config.mem_len)
+
+
 def synthetic_images(n: int, size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """CIFAR-like 3×size×size images: smooth class templates plus noise, 20% labels resampled."""
     coarse = torch.randn(CLASSES, 3, 4, 4, generator=generator)
@@ -105,16 +121,23 @@ def synthetic_images(n: int, size: int, generator: torch.Generator) -> tuple[Ten
     return images, labels
 
 
-def synthetic_tokens(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Segments of a random bigram chain (4 likely successors per token) and next-token targets."""
-    successors = torch.randint(VOCABULARY, (VOCABULARY, 4), generator=generator)
-    stream = torch.empty(n, SEGMENT + 1, dtype=torch.long)
-    stream[:, 0] = torch.randint(VOCABULARY, (n,), generator=generator)
-    for t in range(SEGMENT):
+def synthetic_tokens(
+    n: int, generator: torch.Generator, vocabulary: int = VOCABULARY, context: int = 0
+) -> tuple[Tensor, Tensor]:
+    """Segments of a random bigram chain (4 likely successors per token) and next-token targets;
+    with ``context``, windows of that many earlier tokens, the segment and the token after it
+    (as ``data.ContextSegments`` gives them), with the segment's targets."""
+    successors = torch.randint(vocabulary, (vocabulary, 4), generator=generator)
+    length = context + SEGMENT + 1
+    stream = torch.empty(n, length, dtype=torch.long)
+    stream[:, 0] = torch.randint(vocabulary, (n,), generator=generator)
+    for t in range(length - 1):
         choice = torch.randint(4, (n,), generator=generator)
         follow = successors[stream[:, t], choice]
         jump = torch.rand(n, generator=generator) < 0.1
-        stream[:, t + 1] = torch.where(jump, torch.randint(VOCABULARY, (n,)), follow)
+        stream[:, t + 1] = torch.where(jump, torch.randint(vocabulary, (n,)), follow)
+    if context:
+        return stream, stream[:, context + 1 :]
     return stream[:, :-1], stream[:, 1:]
 
 
@@ -129,15 +152,21 @@ class Workload:
     train_inputs: Tensor
     train_targets: Tensor
     optimiser: str
+    loss_fn: LossFn = summed_cross_entropy
 
 
 def make_workload(name: str, samples: int, image_size: int, seed: int = 0) -> Workload:
     """Build one of ``MODELS`` (the ResNets from torchvision, random init)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    loss_fn = summed_cross_entropy
     if name == "transformer":
         inputs, targets = synthetic_tokens(samples + 2048, generator)
         model, optimiser = SmallTransformer(), "adam"
+    elif name == "transformer_xl":
+        context = SMALL_TRANSFORMER_XL["mem_len"]
+        inputs, targets = synthetic_tokens(samples + 2048, generator, XL_VOCABULARY, context)
+        model, optimiser, loss_fn = small_transformer_xl(), "adam", summed_target_nll
     else:
         size = 32 if name in ("cnn", "convbn") else image_size
         inputs, targets = synthetic_images(samples + 2048, size, generator)
@@ -150,6 +179,7 @@ def make_workload(name: str, samples: int, image_size: int, seed: int = 0) -> Wo
         inputs[samples:],
         targets[samples:],
         optimiser,
+        loss_fn,
     )
 
 
@@ -171,11 +201,27 @@ def _image_model(name: str) -> nn.Module:
 
 
 def settle_batch_norm(workload: Workload, device: torch.device, steps: int = 8) -> None:
-    """Fill BatchNorm running statistics from train-mode forward passes, without training."""
+    """Set BatchNorm running statistics to their average over ``steps`` train-mode forward passes
+    of 128 samples, without training; leave the model in eval mode.
+
+    After a few training steps the running averages (momentum 0.1) still weigh the random
+    initialisation's activations, and a deep ResNet in eval mode then blows up its outputs: the
+    loss of ResNet-101 was not finite. So every checkpoint is measured with settled statistics.
+    """
+    norms = [m for m in workload.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        workload.model.eval()
+        return
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average
     model = workload.model.train()
     with torch.no_grad():
         for inputs in workload.train_inputs.split(128)[:steps]:
             model(inputs.to(device))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
     model.eval()
 
 
@@ -192,11 +238,12 @@ def train(workload: Workload, device: torch.device, steps: int, batch_size: int 
     for _ in range(steps):
         batch = torch.randint(pool, (batch_size,), generator=generator)
         inputs = workload.train_inputs[batch].to(device)
-        loss, count = summed_cross_entropy(model(inputs), workload.train_targets[batch].to(device))
+        targets = workload.train_targets[batch].to(device)
+        loss, count = workload.loss_fn(model(inputs), targets)
         optimiser.zero_grad(set_to_none=True)
         (loss / count).backward()
         optimiser.step()
-    model.eval()
+    settle_batch_norm(workload, device)
 
 
 def parameter_count(model: nn.Module) -> int:
