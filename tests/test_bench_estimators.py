@@ -30,8 +30,8 @@ def test_the_bench_records_each_timed_method_per_checkpoint(tmp_path, capsys):
     table = tmp_path / "throughput.csv"
     _table_with_one_row(table)
     options = "--samples 32 --micro-batch 8 --repeats 1 --train-steps 2 --max-hvps 0 --threads 1"
-    bench(["estimators", "--models", "cnn", "--methods", "none,per_sample", "--table", str(table)]
-          + options.split())  # fmt: skip
+    methods = ["--methods", "none,per_sample,naive"]
+    bench(["estimators", "--models", "cnn", *methods, "--table", str(table), *options.split()])
     printed = capsys.readouterr().out
     assert "| **exact per-sample σ** (`noise='per_sample'`) |" in printed
     assert table.read_text().startswith("# the table's own comment\n")
@@ -42,7 +42,7 @@ def test_the_bench_records_each_timed_method_per_checkpoint(tmp_path, capsys):
     assert {(row["data"], row["operation"]) for row in bench_rows} == {
         (f"bench: synthetic 32px images, {checkpoint}", operation)
         for checkpoint in ("init", "trained")
-        for operation in ("estimate_loss_grad", "per_sample")
+        for operation in ("estimate_loss_grad", "per_sample", "per_sample_loop")
     }
     for row in bench_rows:
         assert float(row["samples_per_s"]) > 0 and row["batch"] == "8"

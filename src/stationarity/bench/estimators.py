@@ -16,6 +16,7 @@ into the throughput table.
 
 import argparse
 import copy
+import functools
 import math
 import statistics
 import time
@@ -25,11 +26,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad_and_value, vmap
 
 from ..estimators import estimate, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
 from ..estimators.losses import LossFn
 from .records import peak_memory, record, table_rows
+from .reference_methods import naive_loop, vmap_gradients
 from .throughput import TABLE
 from .workloads import MODELS, Workload, make_workload, parameter_count, settle_batch_norm, train
 
@@ -80,53 +81,6 @@ def plain_backward(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Resul
     return loss_sum / total, float(norm), math.nan
 
 
-def _one_pass_noise(sq_norm_sum: float, grad_sum: torch.Tensor, samples: int, tokens: int) -> float:
-    """σ from Σ‖G_i‖² and ΣG_i of the per-sample summed losses."""
-    scale = tokens / samples
-    mean = grad_sum / tokens
-    return math.sqrt(max(sq_norm_sum / samples / scale**2 - float(mean @ mean), 0.0))
-
-
-def naive_loop(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Result:
-    """One backward pass per sample."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    grad_sum, sq_norms, loss_sum, tokens, samples = 0.0, 0.0, 0.0, 0, 0
-    for inputs, targets in batches:
-        for x, y in zip(inputs, targets, strict=True):
-            loss, count = loss_fn(model(x[None]), y[None])
-            flat = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)]).double()
-            grad_sum = grad_sum + flat
-            sq_norms += float(flat @ flat)
-            loss_sum += float(loss.detach())
-            tokens += int(count)
-            samples += 1
-    sigma = _one_pass_noise(sq_norms, grad_sum, samples, tokens)
-    return loss_sum / tokens, float(grad_sum.norm()) / tokens, sigma
-
-
-def vmap_gradients(model: nn.Module, batches: Batches, loss_fn: LossFn, chunk: int = 32) -> Result:
-    """torch.func vmap(grad) over each micro-batch, ``chunk`` samples at a time."""
-    params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
-
-    def sample_loss(params, x, y):
-        return loss_fn(functional_call(model, params, (x[None],)), y[None])
-
-    per_sample = vmap(
-        grad_and_value(sample_loss, has_aux=True), in_dims=(None, 0, 0), chunk_size=chunk
-    )
-    grad_sum, sq_norms, loss_sum, tokens, samples = 0.0, 0.0, 0.0, 0, 0
-    for inputs, targets in batches:
-        grads, (losses, counts) = per_sample(params, inputs, targets)
-        flat = torch.cat([g.reshape(len(inputs), -1) for g in grads.values()], 1).double()
-        grad_sum = grad_sum + flat.sum(0)
-        sq_norms += float(flat.square().sum())
-        loss_sum += float(losses.sum())
-        tokens += int(counts.sum())
-        samples += len(inputs)
-    sigma = _one_pass_noise(sq_norms, grad_sum, samples, tokens)
-    return loss_sum / tokens, float(grad_sum.norm()) / tokens, sigma
-
-
 Method = Callable[[nn.Module, Batches, LossFn], Result]
 
 
@@ -147,10 +101,15 @@ def _resplit(batches: Batches, size: int) -> Batches:
     ]
 
 
+@functools.cache
+def _random_vector(length: int, device: torch.device) -> torch.Tensor:
+    """A seeded Gaussian vector, drawn once: drawing it is no part of an HVP's cost."""
+    return torch.randn(length, generator=torch.Generator().manual_seed(0)).to(device)
+
+
 def _one_hvp(method: str) -> Method:
     def run(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Result:
-        vector = torch.randn(parameter_count(model), generator=torch.Generator().manual_seed(0))
-        vector = vector.to(batches[0][0].device)
+        vector = _random_vector(parameter_count(model), batches[0][0].device)
         hvp(model, batches, vector, loss_fn=loss_fn, method=method)  # the plain pass's batches
         return math.nan, math.nan, math.nan
 
