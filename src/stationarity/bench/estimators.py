@@ -29,9 +29,9 @@ from torch import nn
 
 from ..estimators import estimate, hvp, top_eigenvalue_lanczos, top_eigenvalue_power
 from ..estimators.losses import LossFn
-from .records import peak_memory, record, table_rows
+from .records import peak_memory, table_rows
 from .reference_methods import naive_loop, vmap_gradients
-from .throughput import TABLE
+from .throughput import TABLE, record
 from .workloads import MODELS, Workload, make_workload, parameter_count, settle_batch_norm, train
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
@@ -177,23 +177,21 @@ def time_method(
 
 def _time_method(method, workload, batches, repeats, device) -> tuple[float, float, Result, float]:
     model, loss_fn = workload.model, workload.loss_fn
-    times, ratios = [], []
+
+    def paired() -> tuple[float, float, Result]:
+        plain_time, _ = _timed(lambda: plain_backward(model, batches, loss_fn), device)
+        method_time, result = _timed(lambda: method(model, batches, loss_fn), device)
+        return method_time, method_time / plain_time, result
+
     # The peak is measured on an untimed warm-up run: measuring hands the allocator's free memory
     # back to the system first, and a timed run would then pay to fault it in again. Methods run
     # once (the slow references) measure it on that run.
     with peak_memory(device) as memory:
-        if repeats > 1:
-            method(model, batches, loss_fn)
-        else:
-            plain_time, _ = _timed(lambda: plain_backward(model, batches, loss_fn), device)
-            method_time, result = _timed(lambda: method(model, batches, loss_fn), device)
-            times, ratios = [method_time], [method_time / plain_time]
-    for _ in range(repeats if repeats > 1 else 0):
-        plain_time, _ = _timed(lambda: plain_backward(model, batches, loss_fn), device)
-        method_time, result = _timed(lambda: method(model, batches, loss_fn), device)
-        times.append(method_time)
-        ratios.append(method_time / plain_time)
-    return statistics.median(times), statistics.median(ratios), result, memory["mib"]
+        runs = [paired()] if repeats == 1 else [method(model, batches, loss_fn)]
+    if repeats > 1:
+        runs = [paired() for _ in range(repeats)]  # the warm-up's result is dropped
+    times, ratios, results = zip(*runs, strict=True)
+    return statistics.median(times), statistics.median(ratios), results[-1], memory["mib"]
 
 
 def float64_reference(workload: Workload, batches: Batches) -> Result:

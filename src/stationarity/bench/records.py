@@ -1,17 +1,15 @@
-"""What the estimator benchmark keeps: each method's peak memory, and its rows in the throughput
-table that the cost model reads."""
+"""What the estimator benchmark keeps: each method's peak memory, and its rows for the throughput
+table that the cost model reads (``throughput.record`` writes them)."""
 
 import ctypes
 import ctypes.util
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 
 from ..provenance import provenance
-from .throughput import TABLE, merged, read_table, write_table
 
 # method → the operation its row has in the throughput table
 OPERATIONS = {
@@ -99,12 +97,3 @@ def table_rows(name: str, data: str, measured: list[dict], context: dict) -> lis
             }
         )
     return rows
-
-
-def record(rows: list[dict], table: Path = TABLE) -> None:
-    """Put ``rows`` into the throughput table, replacing rows of the same model, data, device and
-    operation and keeping the table's comment header."""
-    path = Path(table)
-    text = path.read_text() if path.exists() else ""
-    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
-    write_table(path, merged(read_table(path), rows), header)

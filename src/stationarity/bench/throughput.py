@@ -242,6 +242,15 @@ def merged(old: list[dict], new: list[dict]) -> list[dict]:
     return [row for row in old if tuple(str(row[k]) for k in key) not in fresh] + new
 
 
+def record(rows: list[dict], table: Path = TABLE) -> None:
+    """Put ``rows`` into the throughput table, replacing rows of the same model, data, device and
+    operation and keeping the table's comment header."""
+    path = Path(table)
+    text = path.read_text() if path.exists() else ""
+    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+    write_table(path, merged(read_table(path), rows), header)
+
+
 def main(args: argparse.Namespace) -> None:
     """Measure the chosen workloads and update the throughput table."""
     torch.set_num_threads(args.threads)
@@ -259,10 +268,7 @@ def main(args: argparse.Namespace) -> None:
                 rate = float(row["samples_per_s"])
                 print(f"{name:26} {row['operation']:11} {rate:12.2f} samples/s  "
                       f"batch {row['batch']}  peak {row['peak_mib']} MiB")  # fmt: skip
-    text = Path(args.table).read_text() if Path(args.table).exists() else ""
-    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
-    table = merged(read_table(args.table), rows)
+    record(rows, args.table)
     if args.published:
-        table = merged(table, published_rows(table))
-    write_table(args.table, table, header)
+        record(published_rows(read_table(args.table)), args.table)
     print(f"updated {args.table} ({math.ceil(len(rows))} rows)")
