@@ -5,7 +5,8 @@ import torch
 from estimator_models import image_data, mlp, seeded, split
 
 from stationarity.estimators import estimate
-from stationarity.estimators.gradient_sums import GradientSums, GroupedSums, gram_matrix
+from stationarity.estimators.gradient_sums import GradientSums, GroupedSums
+from stationarity.estimators.gram import gram_matrix
 from stationarity.estimators.losses import summed_cross_entropy
 from stationarity.estimators.minibatch_spread import MinibatchSpread
 

@@ -334,8 +334,17 @@ def _say(*lines: str) -> None:
         print(line, flush=True)
 
 
+def _check_names(option: str, given: str, known) -> None:
+    """Refuse an unknown model or method before any model is built or trained."""
+    unknown = [name for name in given.split(",") if name not in known]
+    if unknown:
+        raise SystemExit(f"{option}: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+
+
 def main(args: argparse.Namespace) -> None:
     """Run the benchmark and print markdown."""
+    _check_names("--models", args.models, MODELS)
+    _check_names("--methods", args.methods, METHODS)
     if args.threads:
         torch.set_num_threads(args.threads)
     CLOCK["clock"] = time.process_time if args.clock == "process" else time.perf_counter

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from .gram import Vector, flat_copy, gram_matrix
 from .losses import LossFn
 from .microbatches import (
     Batch,
@@ -33,14 +34,15 @@ if TYPE_CHECKING:  # the spread module builds on this one
 class GradientSums:
     """Σ of losses, of per-sample gradients G_i = ∇s_i and, if known, of ‖G_i‖².
 
-    ``grad`` is the vector Σ G_i (None where only its norm was formed); ``grad_sq`` is ‖Σ G_i‖²,
-    NaN until known (then computed from ``grad`` in float64).
+    ``grad`` is the vector Σ G_i, flat or (in the cells of a pass) in per-parameter parts, None
+    where only its norm was formed; ``grad_sq`` is ‖Σ G_i‖², NaN until known (then computed from
+    ``grad`` in float64).
     """
 
     loss: float
     samples: int
     tokens: int
-    grad: Tensor | None
+    grad: Vector | None
     sq_norms: float = math.nan
     grad_sq: float = math.nan
 
@@ -64,7 +66,7 @@ class GradientSums:
         """‖ḡ‖²."""
         grad_sq = self.grad_sq
         if math.isnan(grad_sq):
-            grad = self.grad.double()
+            grad = flat_copy(self.grad, torch.float64)
             grad_sq = float(grad @ grad)
         return grad_sq / self.tokens**2
 
@@ -110,38 +112,16 @@ class GradientSums:
 
 Key = tuple[int, int]  # a cell of micro-batches: (group, size), size 0 where sizes are not kept
 
-# Columns of the cells converted to float64 at a time for their Gram matrix. Wide chunks: each
-# chunk is one small matrix product, and on a loaded 2-core machine thousands of them (2^15
-# columns for 11M parameters) took 2.6 s instead of 0.2 s, in thread synchronisation.
-GRAM_CHUNK = 2**18
-
-
-def gram_matrix(vectors: list[Tensor], device: torch.device) -> Tensor:
-    """⟨v_i, v_j⟩ of flat vectors in float64 on ``device``, converting a chunk at a time.
-
-    The products of float32 numbers are exact in float64, so this is as accurate as float64
-    copies of the vectors, without writing those copies (G parameter vectors of memory traffic).
-    """
-    count, length = len(vectors), vectors[0].numel()
-    gram = torch.zeros(count, count, dtype=torch.float64, device=device)
-    scratch = torch.empty(count, min(GRAM_CHUNK, length), dtype=torch.float64, device=device)
-    for start in range(0, length, GRAM_CHUNK):
-        width = min(GRAM_CHUNK, length - start)
-        block = scratch[:, :width]
-        for row, vector in zip(block, vectors, strict=True):
-            row.copy_(vector[start : start + width], non_blocking=True)
-        gram.addmm_(block, block.T)
-    return gram
-
 
 @dataclass
 class GroupedSums:
     """The sums of one pass per cell of micro-batches, on the host, and their total.
 
-    A cell's gradient sum is in the parameters' dtype, or float64 where the pass accumulated in
-    float64 (see ``GroupTotals``). ``assignment`` gives each micro-batch's group. ``gram`` holds
-    ⟨Σ_a G_i, Σ_b G_i⟩ of the cells a, b (in the order of ``cells``) in float64: the squared
-    norms of every leave-one-group-out sum follow from it, without a vector per group.
+    A cell's gradient sum is in per-parameter parts, in the parameters' dtype or float64 where
+    the pass accumulated in float64 (see ``GroupTotals``). ``assignment`` gives each
+    micro-batch's group. ``gram`` holds ⟨Σ_a G_i, Σ_b G_i⟩ of the cells a, b (in the order of
+    ``cells``) in float64: the squared norms of every leave-one-group-out sum follow from it,
+    without a vector per group.
     """
 
     cells: dict[Key, GradientSums]
@@ -166,7 +146,10 @@ class GroupedSums:
     @functools.cached_property
     def cells64(self) -> dict[Key, GradientSums]:
         """The cells with float64 gradient sums, for the estimators that need the vectors."""
-        return {key: replace(cell, grad=cell.grad.double()) for key, cell in self.cells.items()}
+        return {
+            key: replace(cell, grad=flat_copy(cell.grad, torch.float64))
+            for key, cell in self.cells.items()
+        }
 
     @functools.cached_property
     def host_total(self) -> GradientSums:
@@ -203,39 +186,48 @@ class GroupedSums:
 class _Running:
     """The sums of one cell while its group streams, on the device: no sync per micro-batch.
 
-    The gradient accumulates in place in a flat buffer, through views shaped like the
-    parameters, so a micro-batch costs one in-place add per parameter (as ``loss.backward()``
-    into ``.grad`` does), not a concatenation and a float64 copy.
+    The cell's first micro-batch gradient is kept as autograd returned it, one tensor per
+    parameter, and later ones add to it in place: as ``loss.backward()`` steals the first
+    gradient into ``.grad``. Copying every cell into a flat buffer cost a parameter-sized write
+    per cell; on CPUs into fresh pages, which took 16-110 ms per 44 MB (ResNet-18).
     """
 
-    def __init__(self, buffer: Tensor, params: list[nn.Parameter]):
-        device = buffer.device
+    def __init__(self, params: list[nn.Parameter], dtype: torch.dtype):
+        device = params[0].device
         self.loss = torch.zeros((), dtype=torch.float64, device=device)
         self.tokens = torch.zeros((), dtype=torch.int64, device=device)
         self.samples = 0
-        self.grad = buffer
-        self.views = [
-            v.view_as(p)
-            for v, p in zip(buffer.split([p.numel() for p in params]), params, strict=True)
-        ]
-        self.empty = True
+        self.params, self.dtype = params, dtype
+        self.parts: list[Tensor] = []
         self.sq_norms: Tensor | float = torch.zeros((), dtype=torch.float64, device=device)
+
+    def _own(self, grad: Tensor | None, param: nn.Parameter) -> Tensor:
+        """A tensor this cell may add into: ``grad`` itself where nothing else can see it."""
+        if grad is None:
+            return torch.zeros_like(param, dtype=self.dtype)
+        if grad.dtype != self.dtype:
+            return grad.to(self.dtype)
+        # A view (of a rule's larger result, say) would keep its base alive, or share it.
+        if grad._base is not None or not grad.is_contiguous():
+            return grad.clone(memory_format=torch.contiguous_format)
+        return grad
 
     def add_grads(self, grads: Sequence[Tensor | None]) -> None:
         """Add one micro-batch's gradient, given per parameter (None: no gradient)."""
-        pairs = [(v, g) for v, g in zip(self.views, grads, strict=True) if g is not None]
-        if self.empty:
-            if len(pairs) < len(self.views):
-                self.grad.zero_()
-            torch._foreach_copy_([v for v, _ in pairs], [g for _, g in pairs])
-            self.empty = False
-        else:
-            torch._foreach_add_([v for v, _ in pairs], [g for _, g in pairs])
+        if not self.parts:
+            self.parts = [self._own(g, p) for g, p in zip(grads, self.params, strict=True)]
+            return
+        pairs = [(part, g) for part, g in zip(self.parts, grads, strict=True) if g is not None]
+        torch._foreach_add_([part for part, _ in pairs], [g for _, g in pairs])
 
     def on_host(self) -> GradientSums:
-        """The finished sums, the gradient moved to the host."""
+        """The finished sums, the gradient moved to the host (in parts)."""
         tokens, sq_norms = int(self.tokens), float(self.sq_norms)
-        return GradientSums(float(self.loss), self.samples, tokens, self.grad.cpu(), sq_norms)
+        parts = self.parts
+        if parts[0].device.type != "cpu":  # one transfer, not one per parameter
+            host = flat_copy(parts).cpu().split([part.numel() for part in parts])
+            parts = [flat.view_as(part) for flat, part in zip(host, parts, strict=True)]
+        return GradientSums(float(self.loss), self.samples, tokens, parts, sq_norms)
 
 
 def accumulation_dtype(params: list[nn.Parameter]) -> torch.dtype:
@@ -270,11 +262,8 @@ class GroupTotals:
         self.params = params
         self.device = params[0].device
         self.dtype = accumulation_dtype(params)
-        self.sizes = [p.numel() for p in params]
-        self.length = sum(self.sizes)
         self.cells: dict[Key, GradientSums] = {}
         self.running: dict[Key, _Running] = {}
-        self.spare: list[Tensor] = []  # buffers of finished cells that may be reused
         self.added = 0
         self.phase, self.spread = phase, spread
         if phase is not None and phase.saved is not None:
@@ -299,11 +288,6 @@ class GroupTotals:
             "spread": self.spread.snapshot() if self.spread is not None else None,
         }
 
-    def _buffer(self) -> Tensor:
-        if self.spare:
-            return self.spare.pop()
-        return torch.empty(self.length, dtype=self.dtype, device=self.device)
-
     def add(self, loss: Tensor, count: Tensor, samples: int, grads, sq_norms=None) -> Key:
         """Count the next micro-batch: its summed loss, its gradient per parameter (None where a
         parameter has none), loss terms, samples and Σ‖G_i‖² (a tensor; None where unknown).
@@ -311,7 +295,7 @@ class GroupTotals:
         key = self.next_key(samples)
         group = key[0]
         if key not in self.running:
-            self.running[key] = _Running(self._buffer(), self.params)
+            self.running[key] = _Running(self.params, self.dtype)
         running = self.running[key]
         running.loss += loss.detach()
         running.tokens += count
@@ -323,8 +307,6 @@ class GroupTotals:
         if finished:
             for cell_key, cell in self.running.items():
                 self.cells[cell_key] = cell.on_host()
-                if self.device.type != "cpu":  # on a CPU the host keeps the buffer itself
-                    self.spare.append(cell.grad)
             self.running.clear()
         if self.phase is not None:
             self.phase.report(self.added, self.snapshot if finished else None)
@@ -365,9 +347,6 @@ def plain_pass(
     params = trainable_parameters(model)
     assignment = group_assignment(micro_batch_count(batches), groups)
     totals = GroupTotals(assignment, params, spread is not None, phase, spread)
-    if spread is not None:  # one flat buffer for each micro-batch's gradient, reused
-        flat = torch.empty(totals.length, dtype=params[0].dtype, device=params[0].device)
-        views = [v.view_as(p) for v, p in zip(flat.split(totals.sizes), params, strict=True)]
     for inputs, targets in on_device(batches, params[0].device, dropout_seed, totals.start):
         loss, count = loss_fn(model(inputs), targets)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
@@ -375,7 +354,6 @@ def plain_pass(
             filled = [
                 torch.zeros_like(p) if g is None else g for g, p in zip(grads, params, strict=True)
             ]
-            torch._foreach_copy_(views, filled)
-            spread.add(flat, len(targets), totals.next_key(len(targets)))
+            spread.add(filled, len(targets), totals.next_key(len(targets)))
         totals.add(loss, count, len(targets), grads)
     return totals.grouped(extra=[spread.first] if spread is not None else [])

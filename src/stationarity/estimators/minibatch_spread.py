@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .gradient_sums import GroupedSums, Key, gram_matrix
+from .gradient_sums import GroupedSums, Key
+from .gram import Vector, gram_matrix, parts_of
 
 
 @dataclass
@@ -22,11 +23,10 @@ class MinibatchSpread:
     as its last vector).
     """
 
-    first: Tensor | None = None
+    first: Vector | None = None  # in flat parts once a micro-batch was added in this process
     first_size: int = 0
     sq_norms: dict[Key, Tensor | float] = field(default_factory=lambda: defaultdict(float))
     counts: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
-    scratch: Tensor | None = None
 
     def snapshot(self) -> dict:
         """The streamed sums so far, to resume from (copies: they keep growing)."""
@@ -43,22 +43,28 @@ class MinibatchSpread:
         self.sq_norms.update((tuple(k), v) for k, v in saved["sq_norms"])
         self.counts.update((tuple(k), v) for k, v in saved["counts"])
 
-    def add(self, grad_sum: Tensor, size: int, key: Key) -> None:
-        """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i (flat)."""
+    def add(self, grad_sum: Vector, size: int, key: Key) -> None:
+        """Record one micro-batch of cell ``key`` from its summed gradient Σ_{i∈k} G_i (flat, or
+        in per-parameter parts)."""
+        parts = parts_of(grad_sum)
         if self.first is None:
-            self.first, self.first_size = grad_sum.clone(), size
-        if self.scratch is None or self.first.device != grad_sum.device:  # first, or restored
-            self.first = self.first.to(grad_sum.device)
-            self.scratch = torch.empty_like(grad_sum)
+            self.first, self.first_size = [part.clone() for part in parts], size
+        device = parts[0].device
+        if isinstance(self.first, Tensor) or self.first[0].device != device:  # restored
+            sizes = [part.numel() for part in parts]
+            self.first = [part.to(device) for part in parts_of(self.first, sizes)]
         if size == self.first_size:
             # Both sums are exact in their own dtype, so g_k − s = (S_k − S_1)/b is rounded once,
             # relative to itself: no float64 copy needed to keep it accurate where σ ≪ ‖ḡ‖. Its
             # squared norm sums in float64 (a float32 sum of 11M squares was off by 1e-3).
-            shifted = torch.sub(grad_sum, self.first, out=self.scratch)
-            sq_norm = gram_matrix([shifted], shifted.device)[0, 0] / size**2
+            shifted = torch._foreach_sub(parts, self.first)
+            sq_norm = gram_matrix([shifted], device)[0, 0] / size**2
         else:
-            shifted = grad_sum.double() / size - self.first.double() / self.first_size
-            sq_norm = shifted @ shifted
+            shifted = [
+                g.double() / size - s.double() / self.first_size
+                for g, s in zip(parts, self.first, strict=True)
+            ]
+            sq_norm = gram_matrix([shifted], device)[0, 0]
         self.sq_norms[key] = self.sq_norms[key] + sq_norm  # on the device: no sync here
         self.counts[key] += 1
 
