@@ -3,6 +3,7 @@
 import csv
 import math
 
+import pytest
 import torch
 
 from stationarity.bench.__main__ import main as bench
@@ -67,3 +68,11 @@ def test_the_transformer_xl_workload_is_measured_in_eval_mode_per_segment():
     stats = estimate(workload.model, batches, sharpness=None, loss_fn=workload.loss_fn)
     assert (stats.samples, stats.tokens) == (6, 6 * workload.targets.shape[1])
     assert math.isfinite(stats.noise) and stats.noise > 0
+
+
+def test_the_bench_refuses_an_unknown_model_before_building_any(monkeypatch):
+    built = []
+    monkeypatch.setattr("stationarity.bench.estimators.run_model", built.append)
+    with pytest.raises(SystemExit, match="--models: unknown conv_bn; choose from cnn, convbn"):
+        bench(["estimators", "--models", "cnn,conv_bn", "--table", "-"])
+    assert built == []
