@@ -1,5 +1,6 @@
 """The Gram matrix of vectors given in parts, and the group sums that keep autograd's tensors."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -60,3 +61,16 @@ def test_a_cell_copies_a_view_and_fills_a_missing_gradient_with_zeros():
     assert cells[(0, 0)].grad[0].tolist() == [1.0, 2.0, 3.0, 4.0]
     assert wide.tolist() == list(map(float, range(8)))  # the view's base is untouched
     assert cells[(0, 0)].grad[1].tolist() == [1.0] * 3
+
+
+def test_a_cell_keeps_a_channels_last_gradient_and_sums_it_like_a_flat_one():
+    params = [nn.Parameter(torch.zeros(2, 3, 2, 2))]
+    first = torch.randn(2, 3, 2, 2, generator=_seeded(1)).to(memory_format=torch.channels_last)
+    second = torch.randn(2, 3, 2, 2, generator=_seeded(2))
+    expected = (first + second).reshape(-1).double()  # before the cell adds into ``first``
+    totals = _totals(params)
+    for grads in ([first], [second], [second]):
+        _add(totals, grads)
+    grouped = totals.grouped()
+    assert grouped.cells[(0, 0)].grad[0] is first
+    assert float(grouped.gram[0, 0]) == pytest.approx(float(expected @ expected), rel=1e-12)

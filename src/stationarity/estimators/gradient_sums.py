@@ -207,8 +207,12 @@ class _Running:
             return torch.zeros_like(param, dtype=self.dtype)
         if grad.dtype != self.dtype:
             return grad.to(self.dtype)
-        # A view (of a rule's larger result, say) would keep its base alive, or share it.
-        if grad._base is not None or not grad.is_contiguous():
+        # A view (of a rule's larger result, say) would keep its base alive, or share it; an
+        # expanded one cannot take an add in place. Channels-last gradients are dense: kept.
+        dense = grad.is_contiguous() or (
+            grad.dim() == 4 and grad.is_contiguous(memory_format=torch.channels_last)
+        )
+        if grad._base is not None or not dense:
             return grad.clone(memory_format=torch.contiguous_format)
         return grad
 
