@@ -74,3 +74,13 @@ def test_a_cell_keeps_a_channels_last_gradient_and_sums_it_like_a_flat_one():
     grouped = totals.grouped()
     assert grouped.cells[(0, 0)].grad[0] is first
     assert float(grouped.gram[0, 0]) == pytest.approx(float(expected @ expected), rel=1e-12)
+
+
+def test_sums_in_parts_refuse_to_add_before_they_are_made_flat():
+    params = [nn.Parameter(torch.zeros(2))]
+    totals = _totals(params)
+    for _ in range(3):
+        _add(totals, [torch.ones(2)])
+    cells = list(totals.grouped().cells.values())
+    with pytest.raises(TypeError, match="in parts add only once flat"):
+        cells[0] + cells[1]

@@ -20,7 +20,7 @@ import functools
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -334,7 +334,7 @@ def _say(*lines: str) -> None:
         print(line, flush=True)
 
 
-def _check_names(option: str, given: str, known) -> None:
+def _check_names(option: str, given: str, known: Collection[str]) -> None:
     """Refuse an unknown model or method before any model is built or trained."""
     unknown = [name for name in given.split(",") if name not in known]
     if unknown:

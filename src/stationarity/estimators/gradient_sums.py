@@ -86,7 +86,7 @@ class GradientSums:
             self.loss + other.loss,
             self.samples + other.samples,
             self.tokens + other.tokens,
-            self.grad + other.grad if both else None,
+            _flat(self.grad) + _flat(other.grad) if both else None,
             self.sq_norms + other.sq_norms,
         )
 
@@ -95,7 +95,7 @@ class GradientSums:
         self.loss += other.loss
         self.samples += other.samples
         self.tokens += other.tokens
-        self.grad += other.grad
+        _flat(self.grad).add_(_flat(other.grad))
         self.sq_norms += other.sq_norms
         self.grad_sq = math.nan
 
@@ -105,9 +105,17 @@ class GradientSums:
             self.loss - other.loss,
             self.samples - other.samples,
             self.tokens - other.tokens,
-            self.grad - other.grad,
+            _flat(self.grad) - _flat(other.grad),
             self.sq_norms - other.sq_norms,
         )
+
+
+def _flat(grad: Vector) -> Tensor:
+    """A flat gradient sum; one in parts must be made flat first (``cells64``): ``+`` on two
+    lists would concatenate them, not add."""
+    if not isinstance(grad, Tensor):
+        raise TypeError("gradient sums in parts add only once flat (see GroupedSums.cells64)")
+    return grad
 
 
 Key = tuple[int, int]  # a cell of micro-batches: (group, size), size 0 where sizes are not kept
