@@ -5,8 +5,15 @@ import torch
 from estimator_models import seeded
 from torch import nn
 
-from stationarity.estimators import conv_grads
-from stationarity.estimators.layer_rules import RULES, LayerCall, conv_strategy, ghost_is_cheaper
+from stationarity.estimators import conv_grads, layer_rules
+from stationarity.estimators.conv_grads import Geometry
+from stationarity.estimators.layer_rules import (
+    RULES,
+    LayerCall,
+    _conv_input,
+    conv_strategy,
+    ghost_is_cheaper,
+)
 from stationarity.estimators.vmap_fallback import vmap_rule
 
 BATCH = 5
@@ -32,9 +39,18 @@ CASES = {
     "linear over a long sequence (materialised)": (lambda: nn.Linear(3, 2), (BATCH, 9, 3), None),
     "linear over two position dims": (lambda: nn.Linear(6, 4), (BATCH, 2, 3, 6), None),
     "conv2d": (lambda: nn.Conv2d(3, 4, 3, padding=1), _image(3), None),
-    "conv2d ghost": (lambda: nn.Conv2d(8, 16, 3), _image(8, 4), None),
-    "conv2d ghost, strided": (lambda: nn.Conv2d(8, 16, 3, stride=2, padding=1), _image(8, 5), None),
-    "conv2d ghost, grouped": (lambda: nn.Conv2d(8, 16, 3, groups=2), _image(8, 4), None),
+    "conv2d gram": (lambda: nn.Conv2d(8, 16, 3), _image(8, 4), None),
+    "conv2d gram, reflect padding": (
+        lambda: nn.Conv2d(16, 8, 3, padding=1, padding_mode="reflect"),
+        _image(16, 3),
+        None,
+    ),
+    "conv2d few positions, strided": (
+        lambda: nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        _image(8, 5),
+        None,
+    ),
+    "conv2d few positions, grouped": (lambda: nn.Conv2d(8, 16, 3, groups=2), _image(8, 4), None),
     # One position per sample: fewer rows (samples × positions) than output channels.
     "conv2d ghost, wide": (lambda: nn.Conv2d(8, 32, 3, stride=2), _image(8, 4), None),
     "conv2d strided, dilated": (
@@ -48,20 +64,20 @@ CASES = {
         None,
     ),
     "conv2d grouped": (lambda: nn.Conv2d(4, 6, 3, groups=2, padding=1), _image(4), None),
-    "conv2d polyphase": (lambda: nn.Conv2d(8, 4, 3, padding=1), _image(8), None),
+    "conv2d polyphase": (lambda: nn.Conv2d(64, 4, 3, padding=1), _image(64), None),
     "conv2d polyphase, strided, dilated": (
-        lambda: nn.Conv2d(8, 4, 3, stride=2, dilation=2, padding=2, bias=False),
-        _image(8, 9),
+        lambda: nn.Conv2d(64, 4, 3, stride=2, dilation=2, padding=2, bias=False),
+        _image(64, 9),
         None,
     ),
     "conv2d polyphase, stride 3, rectangular kernel": (
-        lambda: nn.Conv2d(8, 3, (2, 3), stride=(3, 2), padding=(1, 0)),
-        _image(8, 8),
+        lambda: nn.Conv2d(64, 3, (2, 3), stride=(3, 2), padding=(1, 0)),
+        _image(64, 8),
         None,
     ),
     "conv2d polyphase, grouped": (
-        lambda: nn.Conv2d(16, 8, 3, groups=2, padding=1),
-        _image(16),
+        lambda: nn.Conv2d(128, 8, 3, groups=2, padding=1),
+        _image(128),
         None,
     ),
     "conv2d depthwise 1x1": (lambda: nn.Conv2d(4, 4, 1, groups=4), _image(4), None),
@@ -114,10 +130,29 @@ def test_closed_form_matches_vmap(case):
 
 
 @pytest.mark.parametrize(
-    "case", ["conv2d", "conv2d grouped", "conv2d stride 3, rectangular kernel"]
+    "case",
+    [
+        "conv2d",
+        "conv2d grouped",
+        "conv2d stride 3, rectangular kernel",
+        "conv2d gram",
+        "conv2d gram, reflect padding",
+    ],
 )
-def test_im2col_columns_in_chunks_of_one_sample_match_vmap(case, monkeypatch):
-    monkeypatch.setattr(conv_grads, "COLUMN_CHUNK_ELEMENTS", 1)
+def test_scratch_in_chunks_of_one_sample_matches_vmap(case, monkeypatch):
+    monkeypatch.setattr(conv_grads, "CHUNK_ELEMENTS", 1)
+    _check_against_vmap(case)
+
+
+CONV_CASES = sorted(name for name in CASES if name.startswith("conv2d"))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("strategy", ["columns", "polyphase", "ghost", "gram"])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_every_conv_strategy_matches_vmap_on_every_geometry(case, strategy, monkeypatch):
+    """The cost model picks one strategy per layer; each must be exact wherever it is picked."""
+    monkeypatch.setattr(layer_rules, "conv_strategy", lambda *_: strategy)
     _check_against_vmap(case)
 
 
@@ -161,7 +196,9 @@ def test_batch_norm_in_train_mode_is_refused():
     [
         ("linear over a sequence", "ghost"),
         ("linear over a long sequence (materialised)", "materialise"),
-        ("conv2d ghost, strided", "ghost"),
+        ("conv2d few positions, strided", "gram"),
+        ("conv2d gram", "gram"),
+        ("conv2d gram, reflect padding", "gram"),
         ("conv2d ghost, wide", "ghost"),
         ("conv2d", "columns"),
         ("conv2d stride 3, rectangular kernel", "columns"),
@@ -176,9 +213,11 @@ def test_the_cases_cover_every_strategy(case, strategy):
         ghost = ghost_is_cheaper(shape[1], module.in_features, module.out_features)
         assert ("ghost" if ghost else "materialise") == strategy
         return
-    positions = module(torch.zeros(shape)).shape[-2:].numel()
-    a, b = module.weight[0].numel(), module.out_channels // module.groups
-    assert conv_strategy(positions, a, b, module.in_channels // module.groups) == strategy
+    x, padding = _conv_input(module, torch.zeros(shape))
+    geometry = Geometry(module.kernel_size, module.stride, module.dilation, padding, module.groups)
+    out_shape = module(torch.zeros(shape)).shape[-2:]
+    channels = module.in_channels, module.out_channels
+    assert conv_strategy(geometry, *channels, x.shape[-2:], out_shape) == strategy
 
 
 def test_batch_norm_centres_inputs_whose_mean_is_far_from_zero():

@@ -1,7 +1,9 @@
-"""Per-sample weight gradients of a 2-D convolution: by im2col columns or by polyphase offsets.
+"""Per-sample weight gradients of a 2-D convolution: by im2col columns, by polyphase offsets, or
+only their norms, from the Gram matrix of the input's positions.
 
-Both take the input ``x`` still to be zero-padded by the geometry's ``padding`` and the output
-gradient ``delta`` and return the per-sample squared norms (N,) and the summed weight gradient.
+All take the input ``x`` still to be zero-padded by the geometry's ``padding`` and the output
+gradient ``delta``. The first two return the per-sample squared norms (N,) and the summed weight
+gradient; ``gram_sq_norms`` returns the norms alone.
 
 - ``columns_weight_grad`` builds the im2col columns from k_h·k_w strided slices (several times
   faster than ``F.unfold`` on CPUs) and runs one batched matmul per chunk of samples. It suits
@@ -13,6 +15,13 @@ gradient ``delta`` and return the per-sample squared norms (N,) and the summed w
   gradient (laid out with width W_q, zeros past the last output column) with a strided view of
   the input. With stride 1 there is a single polyphase image: the padded input itself. Each
   matmul has C_in/groups columns, so it needs a few input channels to run well.
+- ``gram_sq_norms`` never forms a gradient. Sample n's gradient is Σ_t δ_t u_tᵀ over output
+  positions t, with u_t the im2col column; its squared norm is Σ_{t,s} (u_t·u_s)(δ_t·δ_s). The
+  column u_t holds the input at position p(t) + o for each kernel offset o, so
+  u_t·u_s = Σ_o P[p(t) + o, p(s) + o], where P is the Gram matrix of the padded input's
+  positions. P costs 2·S²·C flops over S input positions, against 2·T²·k_h·k_w·C and an im2col
+  copy for the Gram of the columns: it wins where few positions carry many channels (3×3 layers
+  at 8×8 and smaller, the deep layers of a ResNet).
 """
 
 from typing import NamedTuple
@@ -34,8 +43,10 @@ class Geometry(NamedTuple):
     groups: int
 
 
-# Bound on the im2col copy of one chunk of samples (elements; 2^26 floats are 256 MiB).
-COLUMN_CHUNK_ELEMENTS = 2**26
+# Bound on the scratch of one chunk of samples (elements; 2^22 floats are 16 MiB). Scratch above
+# glibc's 32 MiB mmap ceiling comes from fresh pages on every call, and faulting them in cost
+# more than the copy itself (a first ResNet layer: 43 ms per micro-batch at 2^26, 27 at 2^22).
+CHUNK_ELEMENTS = 2**22
 
 
 def columns(x: Tensor, geometry: Geometry, out_shape: Pair) -> Tensor:
@@ -76,7 +87,7 @@ def columns_weight_grad(x: Tensor, delta: Tensor, geometry: Geometry) -> tuple[T
     _, out_channels, rows, cols = delta.shape
     kernel_size, groups = geometry.kernel_size, geometry.groups
     a = x.shape[1] // groups * kernel_size[0] * kernel_size[1]
-    chunk = max(1, COLUMN_CHUNK_ELEMENTS // (a * groups * rows * cols))
+    chunk = max(1, CHUNK_ELEMENTS // (a * groups * rows * cols))
     sq_norms, total = [], delta.new_zeros(groups, a, out_channels // groups)
     for x_part, delta_part in zip(x.split(chunk), delta.split(chunk), strict=True):
         unfolded = columns(x_part, geometry, (rows, cols))
@@ -123,3 +134,57 @@ def polyphase_weight_grad(x: Tensor, delta: Tensor, geometry: Geometry) -> tuple
             sq_norms += torch.linalg.vector_norm(grads.reshape(n, -1), dim=1).square()
             torch.sum(grads, 0, out=total[i * kw + j])
     return sq_norms, total.permute(1, 2, 3, 0).reshape(out_channels, a, kh, kw)
+
+
+def _offset_sums(
+    gram: Tensor, dims: Pair, size: int, kernel: int, stride: int, dilation: int, padding: int
+) -> Tensor:
+    """Σ_j gram[.., u·s + j·d − p, .., v·s + j·d − p] over the kernel offsets j, for output
+    positions u, v < ``size`` along the two ``dims`` (a position and its partner), with zeros
+    where a read falls in the padding."""
+    length = gram.shape[dims[0]]
+    shape = list(gram.shape)
+    shape[dims[0]] = shape[dims[1]] = size
+    summed = gram.new_zeros(shape)
+    for j in range(kernel):
+        shift = j * dilation - padding
+        low = max(0, -(shift // stride))  # the first u with u·s + shift ≥ 0
+        high = min(size, (length - 1 - shift) // stride + 1)
+        if high <= low:
+            continue
+        reads = slice(low * stride + shift, (high - 1) * stride + shift + 1, stride)
+        index = [slice(None)] * gram.dim()
+        index[dims[0]] = index[dims[1]] = reads
+        window = gram[tuple(index)]
+        index[dims[0]] = index[dims[1]] = slice(low, high)
+        summed[tuple(index)] += window
+    return summed
+
+
+def gram_sq_norms(x: Tensor, delta: Tensor, geometry: Geometry) -> Tensor:
+    """Per-sample squared norms (N,) of the weight gradient, from the Gram of input positions."""
+    n, channels, height, width = x.shape
+    _, out_channels, out_rows, out_cols = delta.shape
+    (kh, kw), (sh, sw), (dh, dw), (top, left), groups = geometry
+    x = x.reshape(n * groups, channels // groups, height * width)
+    delta = delta.reshape(n * groups, out_channels // groups, out_rows * out_cols)
+    chunk = max(1, CHUNK_ELEMENTS // (height * width) ** 2)
+    sq_norms = []
+    for x_part, delta_part in zip(x.split(chunk), delta.split(chunk), strict=True):
+        # P over the unpadded input: the padding's zeros add nothing, so they are skipped.
+        gram = torch.bmm(x_part.mT, x_part).view(-1, height, width, height, width)
+        # Σ_o P[p(t) + o, p(s) + o], separably: over column offsets, then over row offsets.
+        gram = _offset_sums(gram, (2, 4), out_cols, kw, sw, dw, left)
+        gram = _offset_sums(gram, (1, 3), out_rows, kh, sh, dh, top)
+        spread = torch.bmm(delta_part.mT, delta_part)  # δ_t·δ_s
+        sq_norms.append(torch.linalg.vecdot(gram.flatten(1), spread.flatten(1)))
+    return torch.cat(sq_norms).view(n, groups).sum(1)
+
+
+def summed_weight_grad(x: Tensor, delta: Tensor, weight: Tensor, geometry: Geometry) -> Tensor:
+    """The weight gradient summed over the samples, as autograd computes it (one convolution)."""
+    _, stride, dilation, padding, groups = geometry
+    mask = (False, True, False)  # the weight's gradient only
+    return torch.ops.aten.convolution_backward(
+        delta, x, weight.detach(), None, stride, padding, dilation, False, (0, 0), groups, mask
+    )[1]
