@@ -25,6 +25,7 @@ from ..config.yaml_file import read_yaml
 from ..data.text import ContextSegments
 from ..estimators import hvp, summed_cross_entropy, summed_target_nll
 from ..estimators.per_sample_norms import per_sample_pass
+from ..host_memory import keep_freed_memory
 from ..models import build_model
 from ..models.transformer_xl import WithContext
 from ..provenance import provenance
@@ -213,6 +214,7 @@ def measure(study: str, name: str, device: torch.device, repeats: int) -> list[d
 def measured_in_child(study: str, name: str, device: str, args: argparse.Namespace) -> list[dict]:
     """``measure`` in a fresh process with the benchmark's thread count."""
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     return measure(study, name, pick_device(device), args.repeats)
 
 

@@ -22,6 +22,7 @@ from ..estimators import (
     summed_cross_entropy,
     summed_target_nll,
 )
+from ..host_memory import keep_freed_memory
 from ..models import build_model
 from ..models.transformer_xl import WithContext
 from ..plan.runs import run_spec
@@ -165,6 +166,7 @@ def measure(
     The running state is saved beside ``out`` and a rerun resumes from it (``estimate_state``).
     """
     torch.set_num_threads(threads)
+    keep_freed_memory()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec = run_spec(settings)
     statistics = settings["config"]["statistics"]

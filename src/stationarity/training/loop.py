@@ -21,6 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import TEXT_SETS, build_image_data
+from ..host_memory import keep_freed_memory
 from ..models import build_model
 from ..progress import ProgressLog
 from ..provenance import provenance
@@ -268,6 +269,7 @@ def train_run(
 ) -> None:
     """Train one run to completion (or to a preemption signal), resuming where it stopped."""
     torch.set_num_threads(threads)
+    keep_freed_memory()
     device = pick_device(device)
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormals made small CPU runs several times slower
