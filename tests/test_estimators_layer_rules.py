@@ -137,6 +137,7 @@ def test_closed_form_matches_vmap(case):
         "conv2d stride 3, rectangular kernel",
         "conv2d gram",
         "conv2d gram, reflect padding",
+        "conv2d polyphase, grouped",  # grouped on a CPU
     ],
 )
 def test_scratch_in_chunks_of_one_sample_matches_vmap(case, monkeypatch):
@@ -148,7 +149,7 @@ CONV_CASES = sorted(name for name in CASES if name.startswith("conv2d"))
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-@pytest.mark.parametrize("strategy", ["columns", "polyphase", "ghost", "gram"])
+@pytest.mark.parametrize("strategy", ["columns", "polyphase", "grouped", "ghost", "gram"])
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_every_conv_strategy_matches_vmap_on_every_geometry(case, strategy, monkeypatch):
     """The cost model picks one strategy per layer; each must be exact wherever it is picked."""
@@ -192,21 +193,26 @@ def test_batch_norm_in_train_mode_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("case", "strategy"),
+    ("case", "strategy", "device"),
     [
-        ("linear over a sequence", "ghost"),
-        ("linear over a long sequence (materialised)", "materialise"),
-        ("conv2d few positions, strided", "gram"),
-        ("conv2d gram", "gram"),
-        ("conv2d gram, reflect padding", "gram"),
-        ("conv2d ghost, wide", "ghost"),
-        ("conv2d", "columns"),
-        ("conv2d stride 3, rectangular kernel", "columns"),
-        ("conv2d polyphase, strided, dilated", "polyphase"),
-        ("conv2d polyphase, grouped", "polyphase"),
+        ("linear over a sequence", "ghost", "cpu"),
+        ("linear over a long sequence (materialised)", "materialise", "cpu"),
+        ("conv2d few positions, strided", "gram", "cpu"),
+        ("conv2d gram", "gram", "cpu"),
+        ("conv2d gram, reflect padding", "gram", "cpu"),
+        ("conv2d ghost, wide", "ghost", "cpu"),
+        ("conv2d", "columns", "cpu"),
+        ("conv2d stride 3, rectangular kernel", "columns", "cpu"),
+        ("conv2d polyphase", "grouped", "cpu"),
+        ("conv2d polyphase, grouped", "grouped", "cpu"),
+        # GPUs keep im2col columns and polyphase offsets (the grouped kernel is CPU-measured)
+        ("conv2d polyphase", "polyphase", "cuda"),
+        ("conv2d polyphase, strided, dilated", "polyphase", "cuda"),
+        ("conv2d polyphase, grouped", "polyphase", "cuda"),
+        ("conv2d", "columns", "cuda"),
     ],
 )
-def test_the_cases_cover_every_strategy(case, strategy):
+def test_the_cases_cover_every_strategy(case, strategy, device):
     make, shape, _ = CASES[case]
     module = make()
     if isinstance(module, nn.Linear):
@@ -217,7 +223,7 @@ def test_the_cases_cover_every_strategy(case, strategy):
     geometry = Geometry(module.kernel_size, module.stride, module.dilation, padding, module.groups)
     out_shape = module(torch.zeros(shape)).shape[-2:]
     channels = module.in_channels, module.out_channels
-    assert conv_strategy(geometry, *channels, x.shape[-2:], out_shape) == strategy
+    assert conv_strategy(geometry, *channels, x.shape[-2:], out_shape, device) == strategy
 
 
 def test_batch_norm_centres_inputs_whose_mean_is_far_from_zero():

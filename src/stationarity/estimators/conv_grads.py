@@ -1,8 +1,8 @@
-"""Per-sample weight gradients of a 2-D convolution: by im2col columns, by polyphase offsets, or
-only their norms, from the Gram matrix of the input's positions.
+"""Per-sample weight gradients of a 2-D convolution: by im2col columns, by polyphase offsets, by
+one grouped convolution, or only their norms, from the Gram matrix of the input's positions.
 
 All take the input ``x`` still to be zero-padded by the geometry's ``padding`` and the output
-gradient ``delta``. The first two return the per-sample squared norms (N,) and the summed weight
+gradient ``delta``. The first three return the per-sample squared norms (N,) and the summed weight
 gradient; ``gram_sq_norms`` returns the norms alone.
 
 - ``columns_weight_grad`` builds the im2col columns from k_h·k_w strided slices (several times
@@ -15,6 +15,9 @@ gradient; ``gram_sq_norms`` returns the norms alone.
   gradient (laid out with width W_q, zeros past the last output column) with a strided view of
   the input. With stride 1 there is a single polyphase image: the padded input itself. Each
   matmul has C_in/groups columns, so it needs a few input channels to run well.
+- ``grouped_weight_grad`` makes the samples groups: the weight gradient of one convolution with
+  N·groups groups, over the samples side by side in channels, is the per-sample gradients
+  stacked. The convolution library's own weight-gradient kernel does the work, with no copy.
 - ``gram_sq_norms`` never forms a gradient. Sample n's gradient is Σ_t δ_t u_tᵀ over output
   positions t, with u_t the im2col column; its squared norm is Σ_{t,s} (u_t·u_s)(δ_t·δ_s). The
   column u_t holds the input at position p(t) + o for each kernel offset o, so
@@ -188,3 +191,34 @@ def summed_weight_grad(x: Tensor, delta: Tensor, weight: Tensor, geometry: Geome
     return torch.ops.aten.convolution_backward(
         delta, x, weight.detach(), None, stride, padding, dilation, False, (0, 0), groups, mask
     )[1]
+
+
+def grouped_weight_grad(
+    x: Tensor, delta: Tensor, weight: Tensor, geometry: Geometry
+) -> tuple[Tensor, Tensor]:
+    """Per-sample squared norms (N,) and summed weight gradient, by one grouped convolution."""
+    n, channels, height, width = x.shape
+    out_channels, spatial = delta.shape[1], delta.shape[2:]
+    _, stride, dilation, padding, groups = geometry
+    chunk = max(1, CHUNK_ELEMENTS // weight.numel())
+    sq_norms, total = [], torch.zeros_like(weight)
+    for x_part, delta_part in zip(x.split(chunk), delta.split(chunk), strict=True):
+        k = len(x_part)
+        # The kernel reads only the shape of the stacked weight, never its values.
+        stacked = weight.detach().new_empty(k * out_channels, *weight.shape[1:])
+        grads = torch.ops.aten.convolution_backward(
+            delta_part.reshape(1, k * out_channels, *spatial),
+            x_part.reshape(1, k * channels, height, width),
+            stacked,
+            None,
+            stride,
+            padding,
+            dilation,
+            False,
+            (0, 0),
+            k * groups,
+            (False, True, False),
+        )[1].view(k, -1)
+        sq_norms.append(torch.linalg.vector_norm(grads, dim=1).square())
+        total += grads.sum(0).view(weight.shape)
+    return torch.cat(sq_norms), total

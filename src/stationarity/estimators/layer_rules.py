@@ -36,6 +36,7 @@ from .conv_grads import (
     columns,
     columns_weight_grad,
     gram_sq_norms,
+    grouped_weight_grad,
     polyphase_weight_grad,
     position_rows,
     summed_weight_grad,
@@ -47,6 +48,10 @@ FLOPS_PER_WORD = 40.0
 # Below this many input channels per group, k_h·k_w matmuls of that many rows run slower than
 # one im2col copy and one matmul per sample (measured: 20-25% slower at 32 channels on CPUs).
 MIN_POLYPHASE_CHANNELS = 64
+# From this many input channels per group, a CPU materialises by one grouped convolution: 2-3x
+# faster than im2col or polyphase at 16-64 channels and 16x16-32x32 (oneDNN's grouped kernel).
+# Not measured on GPUs, which keep columns and polyphase.
+MIN_GROUPED_CHANNELS = 16
 
 
 class PerSampleGrad(NamedTuple):
@@ -151,15 +156,21 @@ def _conv_input(module: nn.Conv2d, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
 
 
 def conv_strategy(
-    geometry: Geometry, in_channels: int, out_channels: int, in_shape: Pair, out_shape: Pair
+    geometry: Geometry,
+    in_channels: int,
+    out_channels: int,
+    in_shape: Pair,
+    out_shape: Pair,
+    device: str = "cpu",
 ) -> str:
     """How to get per-sample gradient norms of a convolution: the cheapest by a words-moved model.
 
     Each strategy pays for the summed gradient (one weight-gradient product); on top, per sample:
 
-    - materialising writes the b×a gradient and reads it twice (3ab words): from im2col
-      "columns" where a group has fewer than ``MIN_POLYPHASE_CHANNELS`` input channels (the copy
-      is small and one matmul per sample beats k_h·k_w thin ones), else by "polyphase" offsets;
+    - materialising writes the b×a gradient and reads it twice (3ab words): on a CPU by one
+      "grouped" convolution from ``MIN_GROUPED_CHANNELS`` input channels per group; else from
+      im2col "columns" where a group has fewer than ``MIN_POLYPHASE_CHANNELS`` (the copy is small
+      and one matmul per sample beats k_h·k_w thin ones), else by "polyphase" offsets;
     - "ghost" (the Gram of the im2col columns) costs 2T²(a+b) flops and the im2col copy (2Ta);
     - "gram" (the Gram of the S input positions, ``gram_sq_norms``) costs 2(S²c + T²b) flops
       and about k_w·S·T + k_h·T² words to sum its windows over the kernel offsets.
@@ -184,9 +195,11 @@ def conv_strategy(
         + kh * positions * positions,
     }
     best = min(costs, key=costs.__getitem__)
-    if best == "materialise":
-        return "columns" if c < MIN_POLYPHASE_CHANNELS else "polyphase"
-    return best
+    if best != "materialise":
+        return best
+    if device == "cpu" and c >= MIN_GROUPED_CHANNELS:
+        return "grouped"
+    return "columns" if c < MIN_POLYPHASE_CHANNELS else "polyphase"
 
 
 @register_rule(nn.Conv2d)
@@ -197,8 +210,9 @@ def conv2d(call: LayerCall) -> dict[str, PerSampleGrad]:
     n, groups, positions = x.shape[0], module.groups, delta.shape[-2] * delta.shape[-1]
     a, b = module.weight[0].numel(), module.out_channels // groups
     geometry = Geometry(module.kernel_size, module.stride, module.dilation, padding, groups)
+    shapes = x.shape[-2:], delta.shape[-2:]
     strategy = conv_strategy(
-        geometry, module.in_channels, module.out_channels, x.shape[-2:], delta.shape[-2:]
+        geometry, module.in_channels, module.out_channels, *shapes, x.device.type
     )
     if strategy == "gram":
         total = summed_weight_grad(x, delta, module.weight, geometry)
@@ -214,6 +228,8 @@ def conv2d(call: LayerCall) -> dict[str, PerSampleGrad]:
         unfolded = unfolded.reshape(n, groups, a, positions).mT
         weight = outer_product_grad(unfolded, delta.reshape(n, groups, b, positions).mT)
         weight = PerSampleGrad(weight.sq_norms, weight.total.reshape(module.weight.shape))
+    elif strategy == "grouped":
+        weight = PerSampleGrad(*grouped_weight_grad(x, delta, module.weight, geometry))
     else:
         materialise = columns_weight_grad if strategy == "columns" else polyphase_weight_grad
         weight = PerSampleGrad(*materialise(x, delta, geometry))
