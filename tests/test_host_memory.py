@@ -11,7 +11,7 @@ SCRIPT = """
 import resource
 import sys
 import torch
-from stationarity.host_memory import keep_freed_memory
+from stationarity.training.host_memory import keep_freed_memory
 
 torch.set_num_threads(1)
 took = keep_freed_memory() if sys.argv[1] == "keep" else None

@@ -4,7 +4,7 @@ import argparse
 import importlib
 import sys
 
-from ..host_memory import keep_freed_memory
+from ..training.host_memory import keep_freed_memory
 
 # Each names a module here with ``add_arguments(parser)`` and ``main(args)``; imported on demand,
 # so one benchmark's dependencies never slow down or break another.

@@ -25,10 +25,10 @@ from ..config.yaml_file import read_yaml
 from ..data.text import ContextSegments
 from ..estimators import hvp, summed_cross_entropy, summed_target_nll
 from ..estimators.per_sample_norms import per_sample_pass
-from ..host_memory import keep_freed_memory
 from ..models import build_model
 from ..models.transformer_xl import WithContext
 from ..provenance import provenance
+from ..training.host_memory import keep_freed_memory
 from ..training.loop import build_optimizer, pick_device
 
 TABLE = Path(__file__).parents[1] / "plan" / "throughput.csv"

@@ -22,13 +22,13 @@ from ..estimators import (
     summed_cross_entropy,
     summed_target_nll,
 )
-from ..host_memory import keep_freed_memory
 from ..models import build_model
 from ..models.transformer_xl import WithContext
 from ..plan.runs import run_spec
 from ..provenance import provenance
 from ..tables import write_table
 from ..training.checkpoints import load_verified
+from ..training.host_memory import keep_freed_memory
 from ..training.preemption import PreemptionSignals
 from ..training.spec import TrainSpec
 from .estimate_state import SavedProgress, fingerprint, state_path

@@ -21,13 +21,13 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import TEXT_SETS, build_image_data
-from ..host_memory import keep_freed_memory
 from ..models import build_model
 from ..progress import ProgressLog
 from ..provenance import provenance
 from ..tracking import WANDB_KEYS, train_run_id
 from .checkpoints import latest_valid, load_verified, serialize_checkpoint, write_checkpoint
 from .distributed import any_rank, data_parallel, is_main_process
+from .host_memory import keep_freed_memory
 from .image_task import ImageTask
 from .lm_task import build_lm_task
 from .ordered_writer import OrderedWriter
