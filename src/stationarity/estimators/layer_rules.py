@@ -48,7 +48,7 @@ FLOPS_PER_WORD = 40.0
 # Below this many input channels per group, k_h·k_w matmuls of that many rows run slower than
 # one im2col copy and one matmul per sample (measured: 20-25% slower at 32 channels on CPUs).
 MIN_POLYPHASE_CHANNELS = 64
-# From this many input channels per group, a CPU materialises by one grouped convolution: 2-3x
+# From this many input channels per group, a CPU materialises by one grouped convolution: 1.8-2.9x
 # faster than im2col or polyphase at 16-64 channels and 16x16-32x32 (oneDNN's grouped kernel).
 # Not measured on GPUs, which keep columns and polyphase.
 MIN_GROUPED_CHANNELS = 16
@@ -175,10 +175,13 @@ def conv_strategy(
     - "gram" (the Gram of the S input positions, ``gram_sq_norms``) costs 2(S²c + T²b) flops
       and about k_w·S·T + k_h·T² words to sum its windows over the kernel offsets.
 
-    Measured per layer (CPU, one thread, 256 samples), this picks the fastest strategy, or one
-    within 15% of it, on 43 of the 45 distinct conv layers of the bench's ResNet-18, ResNet-101,
-    Conv+BatchNorm net and CNN. On the other two, 1×1 stride-2 shortcuts, it picks "ghost", 22%
-    and 27% slower than "gram" (whose cost here counts input positions that no output reads).
+    Measured per layer (CPU, one thread, 256 samples) among columns, polyphase, ghost and gram,
+    this picked the fastest, or one within 15% of it, on 43 of the 45 distinct conv layers of the
+    bench's ResNet-18, ResNet-101, Conv+BatchNorm net and CNN. On the other two, 1×1 stride-2
+    shortcuts, it picks "ghost", 22% and 27% slower than "gram" (whose cost here counts input
+    positions that no output reads). "grouped", measured after, beat all four by 1.8-2.9x on the
+    materialising layers of the Conv+BatchNorm net and the CNN and tied polyphase on
+    ResNet-101's 1×1 layers at 8×8.
     """
     (kh, kw), groups = geometry.kernel_size, geometry.groups
     c, b = in_channels // groups, out_channels // groups
