@@ -1,8 +1,6 @@
 """What the estimator benchmark keeps: each method's peak memory, and its rows for the throughput
 table that the cost model reads (``throughput.record`` writes them)."""
 
-import ctypes
-import ctypes.util
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +8,7 @@ from contextlib import contextmanager
 import torch
 
 from ..provenance import provenance
+from ..training.host_memory import release_free_memory
 
 # method → the operation its row has in the throughput table
 OPERATIONS = {
@@ -22,7 +21,6 @@ OPERATIONS = {
     "hvp": "hvp",
     "hvp_forward": "hvp_forward_over_reverse",
 }
-_LIBC = ctypes.util.find_library("c")
 
 
 def _status_kib(field: str) -> int:
@@ -31,12 +29,6 @@ def _status_kib(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def _release_free_memory() -> None:
-    """Hand memory the allocator holds free back to the system, so it does not hide a peak."""
-    if _LIBC is not None:
-        ctypes.CDLL(_LIBC).malloc_trim(0)
 
 
 @contextmanager
@@ -57,7 +49,7 @@ def peak_memory(device: torch.device) -> Iterator[dict]:
         result["mib"] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
         return
     try:
-        _release_free_memory()
+        release_free_memory()  # so that memory held free does not hide a peak
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")
         base = _status_kib("VmRSS")

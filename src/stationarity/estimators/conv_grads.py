@@ -197,28 +197,20 @@ def grouped_weight_grad(
     x: Tensor, delta: Tensor, weight: Tensor, geometry: Geometry
 ) -> tuple[Tensor, Tensor]:
     """Per-sample squared norms (N,) and summed weight gradient, by one grouped convolution."""
-    n, channels, height, width = x.shape
+    _, channels, height, width = x.shape
     out_channels, spatial = delta.shape[1], delta.shape[2:]
-    _, stride, dilation, padding, groups = geometry
     chunk = max(1, CHUNK_ELEMENTS // weight.numel())
     sq_norms, total = [], torch.zeros_like(weight)
     for x_part, delta_part in zip(x.split(chunk), delta.split(chunk), strict=True):
         k = len(x_part)
         # The kernel reads only the shape of the stacked weight, never its values.
         stacked = weight.detach().new_empty(k * out_channels, *weight.shape[1:])
-        grads = torch.ops.aten.convolution_backward(
-            delta_part.reshape(1, k * out_channels, *spatial),
+        grads = summed_weight_grad(
             x_part.reshape(1, k * channels, height, width),
+            delta_part.reshape(1, k * out_channels, *spatial),
             stacked,
-            None,
-            stride,
-            padding,
-            dilation,
-            False,
-            (0, 0),
-            k * groups,
-            (False, True, False),
-        )[1].view(k, -1)
+            geometry._replace(groups=k * geometry.groups),
+        ).view(k, -1)
         sq_norms.append(torch.linalg.vector_norm(grads, dim=1).square())
         total += grads.sum(0).view(weight.shape)
     return torch.cat(sq_norms), total

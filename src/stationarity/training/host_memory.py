@@ -23,15 +23,29 @@ M_MMAP_THRESHOLD = -3
 KEPT_BYTES = 2**30
 
 
+def _glibc_function(name: str):
+    """A function of the C library, or None where there is none by that name (not glibc)."""
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(library), name)
+    except (OSError, AttributeError):  # macOS, musl
+        return None
+
+
 def keep_freed_memory() -> bool:
     """Make glibc keep freed memory for reuse; whether it took effect (False off glibc)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, musl)
+    mallopt = _glibc_function("mallopt")
+    if mallopt is None:
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, KEPT_BYTES)) and bool(
         mallopt(M_TRIM_THRESHOLD, KEPT_BYTES)
     )
+
+
+def release_free_memory() -> None:
+    """Hand the memory the allocator holds free back to the system now (a no-op off glibc)."""
+    malloc_trim = _glibc_function("malloc_trim")
+    if malloc_trim is not None:
+        malloc_trim(0)
